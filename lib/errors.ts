@@ -1,0 +1,30 @@
+// Every error event code and close code the server uses, in one closed list, each saying whether a
+// client should reconnect (the model is Centrifuge's disconnect.go). docs/PROTOCOL.md mirrors this.
+
+/** Codes carried by `{"type":"error","data":{"code","message"}}`; the connection stays open. */
+export const ERROR_CODES = {
+  'bad-json': 'the text frame starts with `{` but is not valid JSON',
+  'bad-envelope': 'the frame is not an object with a string `type`',
+  'unknown-type': 'the `type` is not an event a client may send',
+  'bad-message': 'the `data` of a `message` is not a non-empty string within the length limit',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A refusal the client can act on: `code` is stable, `message` says what was wrong and what is expected. */
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * WebSocket close codes the server sends, with the reason text and whether reconnecting makes sense.
+ * `tooBig` is sent by `ws` itself (reason "Max payload size exceeded") when a frame exceeds
+ * `maxFrameBytes`; it is listed so that this file stays the one list of codes.
+ */
+export const CLOSE = {
+  shutdown: { code: 1001, reason: 'server shutting down', reconnect: true },
+  binary: { code: 1003, reason: 'binary frames are not supported; send JSON text', reconnect: false },
+  tooBig: { code: 1009, reason: 'Max payload size exceeded', reconnect: false },
+  joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
+} as const;

@@ -1,0 +1,99 @@
+// The JSON event envelope: parsing what clients send (untrusted text in, a typed event or a named
+// error out) and encoding what the server sends. No sockets here.
+
+import type { ProtocolError } from './errors.ts';
+
+/** A chat message as every peer of the room receives it. */
+export interface ChatMessage {
+  sender: string;
+  message: string;
+  /** Milliseconds since the epoch, stamped by the server when it accepted the message. */
+  ts: number;
+}
+
+/** Events the server sends. Room events are fanned out; the others go to one connection. */
+export type ServerEvent =
+  | { type: 'name-generated'; data: string }
+  | { type: 'update-peers'; data: string[] }
+  | { type: 'peer-joined'; data: string }
+  | { type: 'peer-left'; data: string }
+  | { type: 'message'; data: ChatMessage }
+  | { type: 'error'; data: ProtocolError };
+
+/** Events a client may send, after validation. */
+export type ClientEvent = { type: 'message'; data: string };
+
+export type ParseResult = { ok: true; event: ClientEvent } | { ok: false; error: ProtocolError };
+
+export interface ParseLimits {
+  /** Longest accepted chat message, in Unicode code points after trimming. */
+  maxMessageChars: number;
+}
+
+const LEADING_SPACE = /^\s*/;
+
+/**
+ * Parses one text frame. A frame whose first non-space character is `{` must be a JSON envelope
+ * `{"type", "data"}`; any other text is the body of a `message`, so a terminal user can type lines.
+ * Keys other than `type` and `data` are ignored.
+ */
+export function parseClientFrame(text: string, limits: ParseLimits): ParseResult {
+  const start = LEADING_SPACE.exec(text)?.[0].length ?? 0;
+  if (text[start] !== '{') return parseMessage(text, limits);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return fail('bad-json', `invalid JSON (${(err as Error).message}); send {"type":"message","data":"hello"}`);
+  }
+  if (!isRecord(value) || typeof value.type !== 'string') {
+    return fail('bad-envelope', 'expected an object with a string "type", like {"type":"message","data":"hello"}');
+  }
+  switch (value.type) {
+    case 'message':
+      return parseMessage(value.data, limits);
+    default:
+      return fail('unknown-type', `unknown type ${JSON.stringify(value.type.slice(0, 64))}; clients may send: message`);
+  }
+}
+
+function parseMessage(data: unknown, limits: ParseLimits): ParseResult {
+  if (typeof data !== 'string') {
+    return fail('bad-message', `"data" of a message must be a string, got ${describe(data)}`);
+  }
+  const message = data.trim();
+  if (message === '') return fail('bad-message', 'the message is empty; send some text');
+  const length = countCodePoints(message, limits.maxMessageChars);
+  if (length > limits.maxMessageChars) {
+    return fail('bad-message', `the message is ${length} characters; at most ${limits.maxMessageChars} are allowed`);
+  }
+  return { ok: true, event: { type: 'message', data: message } };
+}
+
+/** Serializes a server event; the result is sent as one text frame. */
+export function encodeEvent(event: ServerEvent): string {
+  return JSON.stringify(event);
+}
+
+function fail(code: ProtocolError['code'], message: string): ParseResult {
+  return { ok: false, error: { code, message } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** Counts code points, so an emoji is one character; skips the count when the length cannot exceed `limit`. */
+function countCodePoints(text: string, limit: number): number {
+  if (text.length <= limit) return text.length;
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}

@@ -1,0 +1,121 @@
+// The HTTP server: the page on `/`, WebSocket upgrades on `/ws`, a status before any upgrade that
+// cannot be served, and an orderly shutdown.
+
+import { once } from 'node:events';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config.ts';
+import { acceptConnection } from './connection.ts';
+import { createMemoryEngine } from './engine-memory.ts';
+import { CLOSE } from './errors.ts';
+import { Hub } from './hub.ts';
+import { createPageHandler } from './page.ts';
+
+const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
+export const WEBSOCKET_PATH = '/ws';
+
+export interface ServerOptions {
+  /** Clock in ms since the epoch; injected so tests can pin time. */
+  now?: () => number;
+  /** Source of chance for names; injected so tests can pin it. */
+  random?: () => number;
+  log?: (message: string) => void;
+}
+
+export interface ChatServer {
+  /** `http://host:port` as the server listens. */
+  readonly url: string;
+  readonly port: number;
+  readonly hub: Hub;
+  /** Stops accepting, closes every peer with 1001, waits (bounded) for them, and releases the port. */
+  close(): Promise<void>;
+}
+
+/** Starts plainchat and resolves once it listens. */
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
+  const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
+  const hub = new Hub();
+  const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), random });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
+  const servePage = createPageHandler(PAGE_PATH);
+
+  const http = createServer((req, res) => {
+    const path = pathOf(req);
+    if (path === '/') {
+      if (req.method === 'GET' || req.method === 'HEAD') servePage(req, res);
+      else respond(res, 405, 'use GET or HEAD for the chat page', { Allow: 'GET, HEAD' });
+    } else if (path === WEBSOCKET_PATH) {
+      respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
+        Upgrade: 'websocket',
+        Connection: 'Upgrade',
+      });
+    } else {
+      respond(res, 404, `no page at ${path}; the chat is at /`);
+    }
+  });
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (pathOf(req) !== WEBSOCKET_PATH) {
+      abortHandshake(socket, 404, `WebSocket connections are accepted on ${WEBSOCKET_PATH} only`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, { hub, engine, config, now, log }));
+  });
+
+  http.listen(config.port, config.host);
+  await once(http, 'listening');
+  const { port } = http.address() as AddressInfo;
+  const shownHost = !config.host || config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    http.close();
+    http.closeIdleConnections();
+    const closed = [...wss.clients].map((ws) => {
+      ws.close(CLOSE.shutdown.code, CLOSE.shutdown.reason);
+      return once(ws, 'close');
+    });
+    const timer = setTimeout(() => {
+      for (const ws of wss.clients) ws.terminate();
+    }, config.shutdownTimeoutMs).unref();
+    await Promise.all(closed);
+    clearTimeout(timer);
+    http.closeAllConnections();
+    await engine.close();
+  }
+
+  return {
+    url,
+    port,
+    hub,
+    close: () => (closing ??= shutdown()),
+  };
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function respond(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', ...headers });
+  res.end(`${message}\n`);
+}
+
+/** Answers a refused upgrade with a plain HTTP response, so no WebSocket ever opens (as `ws` does). */
+function abortHandshake(socket: Duplex, status: number, message: string): void {
+  const body = `${message}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Connection: close\r\n' +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+      body,
+  );
+}

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig, parseConfig } from '../lib/config.ts';
+
+const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
+
+function configOf(argv: string[], env: Record<string, string> = {}) {
+  const parsed = parseConfig(argv, env);
+  assert.ok(!parsed.help);
+  return parsed.config;
+}
+
+test('defaults: port 3000, every interface, 2000 characters, 64 KiB frames', () => {
+  assert.deepEqual(configOf([]), defaultConfig());
+  assert.equal(defaultConfig().port, 3000);
+  assert.equal(defaultConfig().host, undefined);
+  assert.equal(defaultConfig().maxMessageChars, 2000);
+  assert.equal(defaultConfig().maxFrameBytes, 65536);
+});
+
+test('flags win over the environment, in both --flag value and --flag=value forms', () => {
+  assert.equal(configOf([], { PORT: '4000' }).port, 4000);
+  assert.equal(configOf(['--port', '5000'], { PORT: '4000' }).port, 5000);
+  assert.equal(configOf(['--port=0', '--host=127.0.0.1']).host, '127.0.0.1');
+  assert.equal(configOf(['--max-message-chars', '10']).maxMessageChars, 10);
+  assert.equal(configOf([], { MAX_FRAME_BYTES: '1024' }).maxFrameBytes, 1024);
+});
+
+test('invalid settings are refused with what to fix', () => {
+  assert.throws(() => parseConfig(['--port', 'abc'], {}), /--port: expected a whole number from 0 to 65535, got "abc"/);
+  assert.throws(() => parseConfig([], { PORT: '70000' }), /environment variable PORT: expected a whole number from 0 to 65535/);
+  assert.throws(() => parseConfig(['--port'], {}), /--port needs a value/);
+  assert.throws(() => parseConfig(['--colour', 'red'], {}), /unknown option "--colour"; run with --help/);
+  assert.throws(() => parseConfig(['--host', ' '], {}), /expected a host name/);
+  assert.throws(() => parseConfig(['--max-frame-bytes', '1'], {}), /from 128/);
+});
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, ...args], { env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  child.stderr.on('data', (chunk) => (out += chunk));
+  const [code] = await once(child, 'exit');
+  return { code: code as number, out };
+}
+
+test('server.ts --help lists every option with its environment variable', async () => {
+  const { code, out } = await run(['--help']);
+  assert.equal(code, 0);
+  for (const [flag, env] of [['--port', 'PORT'], ['--host', 'HOST'], ['--max-message-chars', 'MAX_MESSAGE_CHARS'], ['--max-frame-bytes', 'MAX_FRAME_BYTES'], ['--shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS']]) {
+    assert.match(out, new RegExp(`${flag} <value>\\s+${env}\\s`));
+  }
+});
+
+test('server.ts exits non-zero on invalid configuration and says what to fix', async () => {
+  const { code, out } = await run([], { PORT: 'not-a-port' });
+  assert.equal(code, 2);
+  assert.match(out, /plainchat: environment variable PORT: expected a whole number from 0 to 65535, got "not-a-port"/);
+});
+
+test('server.ts prints the URL to open, serves, and exits 0 on SIGTERM', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--port', '0', '--host', '127.0.0.1']);
+  let out = '';
+  child.stderr.on('data', (chunk) => (out += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /open (http:\/\/127\.0\.0\.1:\d+) in a browser/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', () => reject(new Error(`exited before listening: ${out}`)));
+  });
+  assert.equal((await fetch(url)).status, 200);
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, out);
+});

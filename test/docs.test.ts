@@ -1,0 +1,42 @@
+// README.md and docs/PROTOCOL.md say what the code does: these tests fail when they drift apart.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { OPTIONS } from '../lib/config.ts';
+import { CLOSE, ERROR_CODES } from '../lib/errors.ts';
+import { ANIMALS, COLORS } from '../lib/names.ts';
+
+const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+const readme = read('README.md');
+const protocol = read('docs/PROTOCOL.md');
+
+/** The first cells of a Markdown table's rows whose first cell is in backticks. */
+function firstCells(markdown: string, heading: string): string[] {
+  const section = markdown.split(/^#+ /m).find((s) => s.startsWith(heading)) ?? '';
+  return [...section.matchAll(/^\| `?([^`|]+?)`? \|/gm)].map((m) => m[1]!).filter((cell) => !/^(flag|code|type|path)$/.test(cell) && !/^-+$/.test(cell));
+}
+
+test("README's configuration table lists every option with its environment variable", () => {
+  assert.deepEqual(firstCells(readme, 'Configuration'), OPTIONS.map((o) => o.flag));
+  for (const o of OPTIONS) assert.match(readme, new RegExp(`\\| \`${o.flag}\` \\| \`${o.env}\` \\|`));
+});
+
+test('the protocol lists every error code and close code the server uses', () => {
+  assert.deepEqual(firstCells(protocol, 'Errors'), Object.keys(ERROR_CODES));
+  assert.deepEqual(firstCells(protocol, 'Close codes').map(Number), Object.values(CLOSE).map((c) => c.code));
+  for (const close of Object.values(CLOSE)) assert.ok(protocol.includes(`| ${close.code} | \`${close.reason}\``), close.reason);
+});
+
+test('the protocol names every color and the number of animals', () => {
+  for (const color of COLORS) assert.ok(protocol.includes(`\`${color}\``), color);
+  assert.match(protocol, new RegExp(`one of ${COLORS.length} CSS color names`));
+  assert.match(protocol, new RegExp(`one of ${ANIMALS.length} animals`));
+  assert.match(protocol, new RegExp(`all ${COLORS.length * ANIMALS.length} pairs`));
+});
+
+test("README's two commands are the ones CI runs", () => {
+  assert.match(readme, /^npm install && npm start$/m);
+  assert.match(readme, /^npm install && npm test$/m);
+  assert.match(read('.ci/run'), /^npm install && npm test$/m);
+});

@@ -1,0 +1,108 @@
+// Shared test helpers: a real server on a free port, and WebSocket clients that queue what they
+// receive so a test can await the next event.
+
+import { after } from 'node:test';
+import { WebSocket } from 'ws';
+import { type Config, defaultConfig } from '../lib/config.ts';
+import { type ChatServer, type ServerOptions, startServer } from '../lib/server.ts';
+
+/** A server event as a client sees it on the wire. */
+export interface WireEvent {
+  type: string;
+  data: any;
+}
+
+/** Starts plainchat on 127.0.0.1 and a free port; it is closed after the test file. */
+export async function startTestServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<ChatServer> {
+  const server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1', ...overrides }, { log: () => {}, ...options });
+  after(() => server.close());
+  return server;
+}
+
+export function wsUrl(server: ChatServer, path = '/ws'): string {
+  return `${server.url.replace('http', 'ws')}${path}`;
+}
+
+export interface TestClient {
+  readonly ws: WebSocket;
+  /** Every event received so far, in order, including those already taken by next(). */
+  readonly received: WireEvent[];
+  /** Resolves with the next event not yet taken; rejects after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<WireEvent>;
+  /** Skips events until one of `type` arrives. */
+  nextOfType(type: string, timeoutMs?: number): Promise<WireEvent>;
+  send(frame: string | object): void;
+  /** Resolves with the close code and reason once the socket is closed. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  close(): Promise<void>;
+}
+
+/** Opens a WebSocket to the server and queues its events. */
+export async function connect(server: ChatServer, path = '/ws'): Promise<TestClient> {
+  const ws = new WebSocket(wsUrl(server, path));
+  const received: WireEvent[] = [];
+  let taken = 0;
+  let wake: (() => void) | undefined;
+  ws.on('message', (data) => {
+    received.push(JSON.parse(data.toString()) as WireEvent);
+    wake?.();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.on('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+      wake?.();
+    });
+  });
+  after(() => ws.terminate());
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+
+  async function next(timeoutMs = 3000): Promise<WireEvent> {
+    const deadline = Date.now() + timeoutMs;
+    while (taken >= received.length) {
+      if (ws.readyState === WebSocket.CLOSED) throw new Error('the socket closed while waiting for an event');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no event within ${timeoutMs} ms; got so far: ${JSON.stringify(received)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+    return received[taken++]!;
+  }
+
+  return {
+    ws,
+    received,
+    next,
+    async nextOfType(type, timeoutMs = 3000) {
+      for (;;) {
+        const event = await next(timeoutMs);
+        if (event.type === type) return event;
+      }
+    },
+    send: (frame) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+    closed,
+    async close() {
+      ws.close();
+      await closed;
+    },
+  };
+}
+
+/** Connects and takes the two greeting events; returns the client with its name and peer list. */
+export async function join(server: ChatServer): Promise<{ client: TestClient; name: string; peers: string[] }> {
+  const client = await connect(server);
+  const named = await client.next();
+  const peers = await client.next();
+  if (named.type !== 'name-generated' || peers.type !== 'update-peers') {
+    throw new Error(`unexpected greeting: ${JSON.stringify([named, peers])}`);
+  }
+  return { client, name: named.data, peers: peers.data };
+}
