@@ -19,12 +19,12 @@ export interface ProtocolError {
 
 /**
  * WebSocket close codes the server sends, with the reason text and whether reconnecting makes sense.
- * `tooBig` is sent by `ws` itself (reason "Max payload size exceeded") when a frame exceeds
- * `maxFrameBytes`; it is listed so that this file stays the one list of codes.
+ * `tooBig` is sent by `ws` itself, with no reason text, when a frame exceeds `maxFrameBytes`; it is
+ * listed so that this file stays the one list of codes.
  */
 export const CLOSE = {
   shutdown: { code: 1001, reason: 'server shutting down', reconnect: true },
   binary: { code: 1003, reason: 'binary frames are not supported; send JSON text', reconnect: false },
-  tooBig: { code: 1009, reason: 'Max payload size exceeded', reconnect: false },
+  tooBig: { code: 1009, reason: '', reconnect: false },
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
 } as const;

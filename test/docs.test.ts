@@ -25,7 +25,9 @@ test("README's configuration table lists every option with its environment varia
 test('the protocol lists every error code and close code the server uses', () => {
   assert.deepEqual(firstCells(protocol, 'Errors'), Object.keys(ERROR_CODES));
   assert.deepEqual(firstCells(protocol, 'Close codes').map(Number), Object.values(CLOSE).map((c) => c.code));
-  for (const close of Object.values(CLOSE)) assert.ok(protocol.includes(`| ${close.code} | \`${close.reason}\``), close.reason);
+  for (const { code, reason } of Object.values(CLOSE)) {
+    assert.ok(protocol.includes(`| ${code} | ${reason ? `\`${reason}\`` : '(none)'} |`), `${code} ${reason}`);
+  }
 });
 
 test('the protocol names every color and the number of animals', () => {
