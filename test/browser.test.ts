@@ -1,0 +1,179 @@
+// The page in a real browser: Debian's Chromium driven by playwright-core against the real server.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { defaultConfig } from '../lib/config.ts';
+import { COLORS } from '../lib/names.ts';
+import { type ChatServer, startServer } from '../lib/server.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI) throw new Error(`${CHROMIUM} is missing; .ci/run installs Debian's chromium for this test`);
+if (missing) console.log(`# browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+// The flags keep Chromium from reaching out to the network, which this machine does not have.
+/** Saves a picture of the page when SCREENSHOT_DIR is set, for a person to look at. */
+async function screenshot(page: Page, file: string): Promise<void> {
+  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, file) });
+}
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` : false }, () => {
+  let browser: Browser;
+  let server: ChatServer;
+  const problems: string[] = [];
+
+  before(async () => {
+    server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1' }, { log: () => {} });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  /** Opens the chat in a fresh browser context and waits until it is connected; returns the page and its name. */
+  async function openChat(viewport = { width: 1000, height: 700 }): Promise<{ page: Page; name: string }> {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/.test(message.text())) problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(server.url);
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    const mine = page.locator('#peers li', { hasText: '(you)' });
+    await mine.waitFor();
+    const name = (await mine.locator('span').nth(1).textContent()) ?? '';
+    assert.match(name, /^[a-z]+-[a-z]+/);
+    return { page, name };
+  }
+
+  const peerNames = (page: Page) => page.locator('#peers li span:nth-child(2)').allTextContents();
+
+  test('two pages chat, see each other online, and a leaving page disappears from the other', async () => {
+    const a = await openChat();
+    const b = await openChat();
+    await a.page.locator('#peers li', { hasText: b.name }).waitFor();
+    assert.deepEqual((await peerNames(b.page)).sort(), [a.name, b.name].sort());
+    await a.page.locator('#messages .note', { hasText: `${b.name} joined` }).waitFor();
+
+    await a.page.fill('#input', 'hello from a');
+    await a.page.press('#input', 'Enter');
+    const received = b.page.locator('#messages .msg', { hasText: 'hello from a' });
+    await received.waitFor();
+    assert.equal(await received.locator('b').textContent(), a.name, 'the sender is in bold');
+    assert.match((await received.textContent()) ?? '', new RegExp(`^${a.name}: hello from a`));
+    assert.equal(await a.page.locator('#messages .msg.own', { hasText: 'hello from a' }).count(), 1, 'own message set apart');
+    assert.equal(await received.evaluate((el) => el.classList.contains('own')), false);
+    assert.equal(await a.page.inputValue('#input'), '', 'the input is cleared after sending');
+
+    // Empty input sends nothing: the next message is the only one added.
+    const before = await b.page.locator('#messages .msg').count();
+    await b.page.fill('#input', '   ');
+    await b.page.press('#input', 'Enter');
+    await b.page.fill('#input', 'after empty');
+    await b.page.click('#send');
+    await a.page.locator('#messages .msg', { hasText: 'after empty' }).waitFor();
+    assert.equal(await b.page.locator('#messages .msg').count(), before + 1);
+
+    await b.page.context().close();
+    await a.page.locator('#messages .note', { hasText: `${b.name} left` }).waitFor();
+    assert.deepEqual(await peerNames(a.page), [a.name]);
+    await a.page.context().close();
+  });
+
+  test('markup in a message is shown as text and never runs', async () => {
+    const a = await openChat();
+    const b = await openChat();
+    const payload = '<img src=x onerror=window.pwned=1>';
+    await a.page.fill('#input', payload);
+    await a.page.press('#input', 'Enter');
+    for (const { page } of [a, b]) {
+      const shown = page.locator('#messages .msg', { hasText: payload });
+      await shown.waitFor();
+      assert.equal(await shown.locator('img').count(), 0);
+      assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+    }
+    await Promise.all([a, b].map(({ page }) => page.context().close()));
+  });
+
+  test("each dot is the name's CSS color, and the page breaks no Content-Security-Policy rule", async () => {
+    const a = await openChat();
+    const supported = await a.page.evaluate((colors) => colors.filter((c) => CSS.supports('color', c)), [...COLORS]);
+    assert.deepEqual(supported, [...COLORS], 'every name color is a CSS color');
+    const dot = a.page.locator('#peers li', { hasText: '(you)' }).locator('.dot');
+    const painted = await dot.evaluate((el) => getComputedStyle(el).backgroundColor);
+    const expected = await a.page.evaluate((color) => {
+      const probe = document.createElement('span');
+      probe.style.color = color;
+      document.body.append(probe);
+      return getComputedStyle(probe).color;
+    }, a.name.split('-')[0]!);
+    assert.equal(painted, expected);
+    assert.deepEqual(problems, [], 'no CSP violation or script error on any page so far');
+    await a.page.context().close();
+  });
+
+  test('on a phone-sized screen everything fits without sideways scrolling', async () => {
+    const { page } = await openChat({ width: 375, height: 667 });
+    await page.fill('#input', 'x'.repeat(300));
+    await page.press('#input', 'Enter');
+    await page.locator('#messages .msg').waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+    for (const selector of ['#input', '#send', '#peers', '#status']) {
+      const box = await page.locator(selector).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 375 && box.y + box.height <= 667, `${selector} is on screen: ${JSON.stringify(box)}`);
+    }
+    await screenshot(page, 'phone.png');
+    await page.context().close();
+  });
+
+  test('a reader who scrolled up is not pulled down, and is offered a jump to the newest', async () => {
+    const { page } = await openChat({ width: 800, height: 400 });
+    for (let i = 0; i < 30; i++) {
+      await page.fill('#input', `line ${i}`);
+      await page.press('#input', 'Enter');
+    }
+    await page.locator('#messages .msg', { hasText: 'line 29' }).waitFor();
+    assert.ok(await page.evaluate(() => {
+      const list = document.getElementById('messages')!;
+      return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+    }), 'follows the newest message');
+    await page.evaluate(() => (document.getElementById('messages')!.scrollTop = 0));
+    const other = await openChat();
+    await other.page.fill('#input', 'while you read');
+    await other.page.press('#input', 'Enter');
+    await page.locator('#messages .msg', { hasText: 'while you read' }).waitFor();
+    assert.equal(await page.evaluate(() => document.getElementById('messages')!.scrollTop), 0);
+    await page.click('#jump');
+    assert.ok(await page.evaluate(() => {
+      const list = document.getElementById('messages')!;
+      return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+    }));
+    await Promise.all([page, other.page].map((p) => p.context().close()));
+  });
+
+  test('when the server goes away the page says so, and reconnects when it is back', async () => {
+    const { page, name } = await openChat();
+    await screenshot(page, 'desktop.png');
+    const { port } = server;
+    await server.close();
+    await page.locator('#status', { hasText: /Offline, reconnecting in \d+ s|Reconnecting/ }).waitFor();
+    await page.locator('#messages .note.error', { hasText: 'server shutting down' }).waitFor();
+    assert.equal(await page.isDisabled('#send'), true, 'no sending while offline');
+
+    server = await startServer({ ...defaultConfig(), port, host: '127.0.0.1' }, { log: () => {} });
+    await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 15_000 });
+    await page.locator('#peers li', { hasText: '(you)' }).waitFor();
+    await page.fill('#input', 'back again');
+    await page.press('#input', 'Enter');
+    await page.locator('#messages .msg.own', { hasText: 'back again' }).waitFor();
+    assert.ok(name);
+    await page.context().close();
+  });
+});
