@@ -46,16 +46,8 @@ export class Hub {
     if (room?.delete(peer) && room.size === 0) this.#rooms.delete(peer.room);
   }
 
-  get(socket: FrameSink): Peer | undefined {
-    return this.#bySocket.get(socket);
-  }
-
   get size(): number {
     return this.#bySocket.size;
-  }
-
-  peers(): IterableIterator<Peer> {
-    return this.#bySocket.values();
   }
 
   /**

@@ -1,8 +1,11 @@
 // The chat protocol end to end: greeting, presence diffs, broadcast, plain text, errors, closes.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as connectTcp } from 'node:net';
 import { describe, test } from 'node:test';
 import { connect, join, startTestServer, type TestClient } from './helpers.ts';
+import { clientFrame, OPCODE, parseServerFrames, upgradeRequest } from './raw-frames.ts';
 
 const NOW = 1_763_800_000_000;
 const NAME = /^[a-z]+-[a-z]+(-\d+)?$/;
@@ -106,6 +109,31 @@ describe('messages', async () => {
     assert.equal((await client.next()).type, 'message');
     client.send('123456');
     assert.equal((await client.next()).data.code, 'bad-message');
+  });
+});
+
+describe('raw bytes', async () => {
+  const server = await startTestServer({}, { now: () => NOW });
+
+  test('a frame sent in the same packet as the upgrade is handled after the greeting, not lost', async () => {
+    const socket = connectTcp(server.port, '127.0.0.1');
+    socket.setTimeout(3000, () => socket.destroy(new Error('the server sent fewer than three frames')));
+    await once(socket, 'connect');
+    socket.write(Buffer.concat([Buffer.from(upgradeRequest()), clientFrame(OPCODE.text, 'first words')]));
+    let bytes = Buffer.alloc(0);
+    const events: Array<{ type: string; data: any }> = [];
+    for await (const chunk of socket) {
+      bytes = Buffer.concat([bytes, chunk as Buffer]);
+      const headerEnd = bytes.indexOf('\r\n\r\n');
+      if (headerEnd === -1) continue;
+      const { frames } = parseServerFrames(bytes.subarray(headerEnd + 4));
+      if (frames.length < 3) continue;
+      events.push(...frames.map((f) => JSON.parse(f.payload.toString())));
+      break;
+    }
+    socket.destroy();
+    assert.deepEqual(events.map((e) => e.type), ['name-generated', 'update-peers', 'message']);
+    assert.deepEqual(events[2]!.data, { sender: events[0]!.data, message: 'first words', ts: NOW });
   });
 });
 

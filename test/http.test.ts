@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
 import { describe, test } from 'node:test';
 import { startTestServer } from './helpers.ts';
+import { upgradeRequest } from './raw-frames.ts';
 
 const server = await startTestServer();
 
@@ -20,10 +21,6 @@ function rawRequest(text: string): Promise<string> {
     socket.setTimeout(3000, () => reject(new Error(`no end of answer; got ${JSON.stringify(answer)}`)));
   });
 }
-
-const upgradeHeaders = (path: string) =>
-  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 
 describe('the page', () => {
   test('GET / streams index.html with its security headers', async () => {
@@ -81,7 +78,7 @@ describe('the page', () => {
 describe('upgrades', () => {
   test('an upgrade on another path gets HTTP 404 and no WebSocket', async () => {
     for (const path of ['/', '/socket', '/ws/extra', '/wsx']) {
-      const answer = await rawRequest(upgradeHeaders(path));
+      const answer = await rawRequest(upgradeRequest(path));
       assert.match(answer, /^HTTP\/1\.1 404 Not Found\r\n/, path);
       assert.doesNotMatch(answer, /101 Switching Protocols/);
       assert.match(answer, /accepted on \/ws only/);
@@ -89,7 +86,7 @@ describe('upgrades', () => {
   });
 
   test('an upgrade on /ws switches protocols', async () => {
-    const socket = connectTcp(server.port, '127.0.0.1', () => socket.write(upgradeHeaders('/ws')));
+    const socket = connectTcp(server.port, '127.0.0.1', () => socket.write(upgradeRequest('/ws')));
     const first = await new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(chunk.toString('latin1'))));
     socket.destroy();
     assert.match(first, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
