@@ -1,6 +1,8 @@
 // Configuration from command-line flags and the environment: one table of options, validated at
 // start-up, that also writes `--help` and README's configuration table.
 
+import { parseOrigins } from './origin.ts';
+
 export interface Config {
   port: number;
   /** Interface to listen on; undefined listens on every interface. */
@@ -9,8 +11,26 @@ export interface Config {
   maxMessageChars: number;
   /** Largest WebSocket frame a client may send, in bytes; a bigger one closes the connection with 1009. */
   maxFrameBytes: number;
-  /** How long a shutdown waits for peers to close before cutting them off, in milliseconds. */
-  shutdownTimeoutMs: number;
+  /** Origins besides the page's own that may open a WebSocket (exact `scheme://host[:port]`). */
+  allowedOrigins: string[];
+  /** Events a connection may send at once before the rate limit applies. */
+  rateBurst: number;
+  /** Events per second a connection earns back after its burst. */
+  ratePerSecond: number;
+  /** Rate-limited events tolerated in a row before the connection is closed with 1008. */
+  floodLimit: number;
+  /** Open connections the server accepts in all. */
+  maxConnections: number;
+  /** Open connections the server accepts from one IP address. */
+  maxConnectionsPerIp: number;
+  /** How long a client may take to send a whole HTTP request or upgrade, in milliseconds. */
+  handshakeTimeoutMs: number;
+  /** Bytes queued for one peer before it counts as a slow consumer and is closed with 4008. */
+  maxBufferedBytes: number;
+  /** Milliseconds between pings to each peer; a peer that has not answered the last one is cut off. */
+  heartbeatMs: number;
+  /** How long to wait for a peer to answer a close (shutdown, slow consumer) before cutting it off, in ms. */
+  closeTimeoutMs: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -45,7 +65,16 @@ export const OPTIONS = [
   option({ key: 'host', flag: '--host', env: 'HOST', default: undefined, parse: host, help: 'interface to listen on (default: every interface)' }),
   option({ key: 'maxMessageChars', flag: '--max-message-chars', env: 'MAX_MESSAGE_CHARS', default: 2000, parse: integer(1, 1_000_000), help: 'longest chat message, in characters' }),
   option({ key: 'maxFrameBytes', flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest frame a client may send, in bytes (bigger: closed with 1009)' }),
-  option({ key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', default: 5000, parse: integer(0, 600_000), help: 'how long shutdown waits for peers to close, in ms' }),
+  option({ key: 'allowedOrigins', flag: '--allowed-origins', env: 'ALLOWED_ORIGINS', default: [], parse: parseOrigins, help: 'comma-separated origins besides the page\'s own that may connect' }),
+  option({ key: 'rateBurst', flag: '--rate-burst', env: 'RATE_BURST', default: 20, parse: integer(1, 1_000_000), help: 'events a connection may send at once' }),
+  option({ key: 'ratePerSecond', flag: '--rate-per-second', env: 'RATE_PER_SECOND', default: 5, parse: integer(1, 1_000_000), help: 'events per second a connection earns back' }),
+  option({ key: 'floodLimit', flag: '--flood-limit', env: 'FLOOD_LIMIT', default: 50, parse: integer(1, 1_000_000), help: 'rate-limited events in a row before closing with 1008' }),
+  option({ key: 'maxConnections', flag: '--max-connections', env: 'MAX_CONNECTIONS', default: 10_000, parse: integer(1, 10_000_000), help: 'open connections in all (over: 503)' }),
+  option({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', default: 50, parse: integer(1, 10_000_000), help: 'open connections from one IP address (over: 503)' }),
+  option({ key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'HANDSHAKE_TIMEOUT_MS', default: 10_000, parse: integer(1000, 600_000), help: 'time to send a whole HTTP request, in ms' }),
+  option({ key: 'maxBufferedBytes', flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: 1024 * 1024, parse: integer(1024, 1024 ** 3), help: 'bytes queued for a peer before it is closed as too slow (4008)' }),
+  option({ key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'HEARTBEAT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms between pings; no pong by the next ping: cut off' }),
+  option({ key: 'closeTimeoutMs', flag: '--close-timeout-ms', env: 'CLOSE_TIMEOUT_MS', default: 5000, parse: integer(0, 600_000), help: 'ms to wait for a peer to answer a close' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */
@@ -89,7 +118,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 /** The text `--help` prints. */
 export function helpText(): string {
   const rows = OPTIONS.map((o) => {
-    const fallback = o.default === undefined ? '' : ` (default ${o.default})`;
+    const shown = Array.isArray(o.default) ? o.default.join(',') : o.default;
+    const fallback = shown === undefined || shown === '' ? '' : ` (default ${shown})`;
     return `  ${`${o.flag} <value>`.padEnd(30)} ${o.env.padEnd(22)} ${o.help}${fallback}`;
   });
   return [

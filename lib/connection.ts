@@ -1,12 +1,14 @@
-// One WebSocket connection's life: join a room, turn each incoming frame into an event or a named
-// error, leave on close.
+// One WebSocket connection's life: join a room, police and parse each incoming frame, write every
+// outgoing frame, leave on close.
 
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
-import { CLOSE } from './errors.ts';
-import { type Hub, type Peer, sendFrame } from './hub.ts';
+import { CLOSE, type CloseInfo } from './errors.ts';
+import { startHeartbeat } from './heartbeat.ts';
+import type { Hub, Peer } from './hub.ts';
 import { encodeEvent, parseClientFrame } from './protocol.ts';
+import { TokenBucket } from './rate-limit.ts';
 
 /** The room every connection joins until rooms can be chosen. */
 export const DEFAULT_ROOM = 'lobby';
@@ -16,6 +18,7 @@ export interface ConnectionContext {
   engine: Engine;
   config: Config;
   now: () => number;
+  random: () => number;
   log: (message: string) => void;
 }
 
@@ -24,52 +27,87 @@ export interface ConnectionContext {
  * first frames the client sees are `name-generated` then `update-peers`, and nothing it sends is
  * handled before it is in the room.
  */
-export function acceptConnection(socket: WebSocket, { hub, engine, config, now, log }: ConnectionContext): void {
+export function acceptConnection(socket: WebSocket, { hub, engine, config, now, random, log }: ConnectionContext): void {
   const room = DEFAULT_ROOM;
+  const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
+  let strikes = 0;
   let peer: Peer | undefined;
-  let isClosed = false;
+  let hasLeft = false;
 
+  /**
+   * Writes one text frame. Every frame to this peer passes here, broadcasts included, so that a
+   * reader that falls more than `maxBufferedBytes` behind is closed instead of growing memory.
+   */
+  function send(frame: string | Buffer): void {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > config.maxBufferedBytes) kick(CLOSE.slow);
+    else socket.send(frame, { binary: false });
+  }
+
+  /** Leaves the room once, whether the socket closed or the server is closing it. */
+  function leave(): void {
+    if (hasLeft) return;
+    hasLeft = true;
+    if (!peer) return;
+    hub.remove(peer);
+    engine.leave(room, peer.name).catch((err: unknown) => log(`leave failed for ${peer?.name}: ${String(err)}`));
+  }
+
+  /** Closes with a documented code; the peer leaves at once, even if the socket lingers to flush. */
+  function kick(close: CloseInfo): void {
+    leave();
+    socket.close(close.code, close.reason);
+  }
+
+  const stopHeartbeat = startHeartbeat(socket, config.heartbeatMs, random);
   // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket with
   // the RFC code; without a listener the error would crash the process.
   socket.on('error', () => {});
   socket.on('close', () => {
-    isClosed = true;
-    if (!peer) return;
-    hub.remove(peer);
-    engine.leave(room, peer.name).catch((err: unknown) => log(`leave failed for ${peer?.name}: ${String(err)}`));
+    stopHeartbeat();
+    leave();
   });
   socket.on('message', (data, isBinary) => {
-    if (!peer) return;
+    if (!peer || hasLeft) return;
+    const wait = bucket.take();
+    if (wait > 0) {
+      if (++strikes > config.floodLimit) kick(CLOSE.flood);
+      else send(encodeEvent({ type: 'error', data: { code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait } }));
+      return;
+    }
+    strikes = 0;
     if (isBinary) {
-      socket.close(CLOSE.binary.code, CLOSE.binary.reason);
+      kick(CLOSE.binary);
       return;
     }
     const result = parseClientFrame(data.toString(), config);
     if (!result.ok) {
-      sendFrame(peer, encodeEvent({ type: 'error', data: result.error }));
-      return;
+      send(encodeEvent({ type: 'error', data: result.error }));
+    } else if (result.event.type === 'ping') {
+      send(encodeEvent({ type: 'pong', data: null }));
+    } else {
+      engine
+        .publish(room, { sender: peer.name, message: result.event.data, ts: now() })
+        .catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
     }
-    engine
-      .publish(room, { sender: peer.name, message: result.event.data, ts: now() })
-      .catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
   });
 
   socket.pause();
   engine.join(room).then(
     ({ name, peers }) => {
-      if (isClosed) {
+      if (hasLeft || socket.readyState !== WebSocket.OPEN) {
         void engine.leave(room, name);
         return;
       }
-      peer = { socket, room, name, joinedAt: now() };
+      peer = { socket, room, name, joinedAt: now(), send };
       hub.add(peer);
-      sendFrame(peer, encodeEvent({ type: 'name-generated', data: name }));
-      sendFrame(peer, encodeEvent({ type: 'update-peers', data: peers }));
+      send(encodeEvent({ type: 'name-generated', data: name }));
+      send(encodeEvent({ type: 'update-peers', data: peers }));
       socket.resume();
     },
     (err: unknown) => {
       log(`join failed in ${room}: ${String(err)}`);
-      socket.close(CLOSE.joinFailed.code, CLOSE.joinFailed.reason);
+      kick(CLOSE.joinFailed);
     },
   );
 }

@@ -6,7 +6,8 @@ export const ERROR_CODES = {
   'bad-json': 'the text frame starts with `{` but is not valid JSON',
   'bad-envelope': 'the frame is not an object with a string `type`',
   'unknown-type': 'the `type` is not an event a client may send',
-  'bad-message': 'the `data` of a `message` is not a non-empty string within the length limit',
+  'bad-message': 'the `data` of a `message` is not a non-empty string of text within the length limit',
+  'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -15,6 +16,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export interface ProtocolError {
   code: ErrorCode;
   message: string;
+  /** With `rate-limited`: milliseconds until the next event will be accepted. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -25,6 +28,10 @@ export interface ProtocolError {
 export const CLOSE = {
   shutdown: { code: 1001, reason: 'server shutting down', reconnect: true },
   binary: { code: 1003, reason: 'binary frames are not supported; send JSON text', reconnect: false },
+  flood: { code: 1008, reason: 'too many events over the rate limit', reconnect: true },
   tooBig: { code: 1009, reason: '', reconnect: false },
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
+  slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
 } as const;
+
+export type CloseInfo = (typeof CLOSE)[keyof typeof CLOSE];

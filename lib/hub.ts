@@ -1,36 +1,23 @@
-// This process's peers, grouped by room, and the one path every outgoing frame takes.
+// This process's peers: the registry by socket, and rooms for fan-out.
 
-import { WebSocket } from 'ws';
 import type { RoomEvent } from './engine.ts';
 import { encodeEvent } from './protocol.ts';
 
-/** Anything a frame can be written to; a `ws` socket in production. */
-export interface FrameSink {
-  readonly readyState: number;
-  send(frame: string | Buffer, options: { binary: false }): void;
-}
-
 /** One connection that has joined a room. */
 export interface Peer {
-  readonly socket: FrameSink;
+  /** The connection's socket: the registry's key. */
+  readonly socket: object;
   readonly room: string;
   readonly name: string;
   /** Milliseconds since the epoch when the peer joined. */
   readonly joinedAt: number;
-}
-
-/**
- * Writes one text frame to a peer. Every frame the server sends passes here, so that writes can be
- * coalesced and slow readers policed in one place. Frames to a closing socket are dropped: its
- * peer is already leaving.
- */
-export function sendFrame(peer: Peer, frame: string | Buffer): void {
-  if (peer.socket.readyState === WebSocket.OPEN) peer.socket.send(frame, { binary: false });
+  /** Writes one text frame to the peer; every outgoing frame passes here (see connection.ts). */
+  send(frame: string | Buffer): void;
 }
 
 /** The registry of local peers: by socket, and by room for fan-out. */
 export class Hub {
-  readonly #bySocket = new Map<FrameSink, Peer>();
+  readonly #bySocket = new Map<object, Peer>();
   readonly #rooms = new Map<string, Set<Peer>>();
 
   add(peer: Peer): void {
@@ -60,7 +47,7 @@ export class Hub {
     const frame = Buffer.from(encodeEvent(event));
     const subject = event.type === 'message' ? undefined : event.data;
     for (const peer of room) {
-      if (peer.name !== subject) sendFrame(peer, frame);
+      if (peer.name !== subject) peer.send(frame);
     }
   }
 }

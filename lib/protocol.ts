@@ -18,10 +18,14 @@ export type ServerEvent =
   | { type: 'peer-joined'; data: string }
   | { type: 'peer-left'; data: string }
   | { type: 'message'; data: ChatMessage }
+  | { type: 'pong'; data: null }
   | { type: 'error'; data: ProtocolError };
 
 /** Events a client may send, after validation. */
-export type ClientEvent = { type: 'message'; data: string };
+export type ClientEvent = { type: 'message'; data: string } | { type: 'ping' };
+
+/** The `type`s a client may send, as listed in `unknown-type` errors. */
+export const CLIENT_TYPES = ['message', 'ping'] as const;
 
 export type ParseResult = { ok: true; event: ClientEvent } | { ok: false; error: ProtocolError };
 
@@ -31,6 +35,11 @@ export interface ParseLimits {
 }
 
 const LEADING_SPACE = /^\s*/;
+// Control characters other than tab and line breaks, invisible bidi controls that can make a
+// message read differently from what it says, and UTF-16 halves without their other half (they
+// cannot be encoded as UTF-8, so every recipient would see something else).
+const FORBIDDEN_CHAR =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Parses one text frame. A frame whose first non-space character is `{` must be a JSON envelope
@@ -52,8 +61,10 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
   switch (value.type) {
     case 'message':
       return parseMessage(value.data, limits);
+    case 'ping':
+      return { ok: true, event: { type: 'ping' } };
     default:
-      return fail('unknown-type', `unknown type ${JSON.stringify(value.type.slice(0, 64))}; clients may send: message`);
+      return fail('unknown-type', `unknown type ${JSON.stringify(value.type.slice(0, 64))}; clients may send: ${CLIENT_TYPES.join(', ')}`);
   }
 }
 
@@ -63,6 +74,11 @@ function parseMessage(data: unknown, limits: ParseLimits): ParseResult {
   }
   const message = data.trim();
   if (message === '') return fail('bad-message', 'the message is empty; send some text');
+  const forbidden = FORBIDDEN_CHAR.exec(message);
+  if (forbidden) {
+    const code = forbidden[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return fail('bad-message', `the message contains U+${code} at position ${forbidden.index}, which is not text; tabs and new lines are fine`);
+  }
   const length = countCodePoints(message, limits.maxMessageChars);
   if (length > limits.maxMessageChars) {
     return fail('bad-message', `the message is ${length} characters; at most ${limits.maxMessageChars} are allowed`);

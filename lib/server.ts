@@ -6,16 +6,20 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer } from 'ws';
+import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
+import { ConnectionCaps } from './admission.ts';
 import { acceptConnection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { CLOSE } from './errors.ts';
 import { Hub } from './hub.ts';
+import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
 export const WEBSOCKET_PATH = '/ws';
+/** Seconds a refused client is told to wait (`Retry-After`) when the server is full or closing. */
+const RETRY_AFTER_SECONDS = 5;
 
 export interface ServerOptions {
   /** Clock in ms since the epoch; injected so tests can pin time. */
@@ -37,33 +41,74 @@ export interface ChatServer {
 /** Starts plainchat and resolves once it listens. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
   const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
+  const startedAt = now();
   const hub = new Hub();
   const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), random });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false });
+  const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
+  const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
+  const context = { hub, engine, config, now, random, log };
+  // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
+  // validation (such as skipUTF8Validation) is ever set.
+  // `closeTimeout` (ws 8.23) is newer than @types/ws.
+  const wssOptions: WsServerOptions & { closeTimeout: number } = {
+    noServer: true,
+    maxPayload: config.maxFrameBytes,
+    perMessageDeflate: false,
+    closeTimeout: config.closeTimeoutMs,
+  };
+  const wss = new WebSocketServer(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
+  let isShuttingDown = false;
 
-  const http = createServer((req, res) => {
-    const path = pathOf(req);
-    if (path === '/') {
-      if (req.method === 'GET' || req.method === 'HEAD') servePage(req, res);
-      else respond(res, 405, 'use GET or HEAD for the chat page', { Allow: 'GET, HEAD' });
-    } else if (path === WEBSOCKET_PATH) {
-      respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
-        Upgrade: 'websocket',
-        Connection: 'Upgrade',
-      });
-    } else {
-      respond(res, 404, `no page at ${path}; the chat is at /`);
-    }
-  });
+  const http = createServer(
+    {
+      headersTimeout: config.handshakeTimeoutMs,
+      requestTimeout: config.handshakeTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.handshakeTimeoutMs / 4),
+    },
+    (req, res) => {
+      const path = pathOf(req);
+      if (path === '/') {
+        if (req.method === 'GET' || req.method === 'HEAD') servePage(req, res);
+        else respond(res, 405, 'use GET or HEAD for the chat page', { Allow: 'GET, HEAD' });
+      } else if (path === '/healthz') {
+        const health = { status: isShuttingDown ? 'shutting-down' : 'ok', uptimeSeconds: Math.floor((now() - startedAt) / 1000), peers: hub.size };
+        res.writeHead(isShuttingDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        res.end(JSON.stringify(health));
+      } else if (path === WEBSOCKET_PATH) {
+        respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
+          Upgrade: 'websocket',
+          Connection: 'Upgrade',
+        });
+      } else {
+        respond(res, 404, `no page at ${path}; the chat is at /`);
+      }
+    },
+  );
 
+  // Every refusal is an HTTP status written before any WebSocket opens.
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (pathOf(req) !== WEBSOCKET_PATH) {
       abortHandshake(socket, 404, `WebSocket connections are accepted on ${WEBSOCKET_PATH} only`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, { hub, engine, config, now, log }));
+    if (!isAllowedOrigin(req.headers.origin, req.headers.host)) {
+      abortHandshake(socket, 403, 'this origin may not connect; the server operator can add it with --allowed-origins');
+      return;
+    }
+    if (isShuttingDown) {
+      abortHandshake(socket, 503, 'the server is shutting down; try again shortly', RETRY_AFTER_SECONDS);
+      return;
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (!caps.admit(ip)) {
+      abortHandshake(socket, 503, 'too many connections; try again later', RETRY_AFTER_SECONDS);
+      return;
+    }
+    // The raw socket closes however the handshake ends, so the slot is always given back.
+    socket.once('close', () => caps.release(ip));
+    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, context));
   });
 
   http.listen(config.port, config.host);
@@ -73,18 +118,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
 
   let closing: Promise<void> | undefined;
+  // Stop accepting, then close every peer with 1001. `ws` cuts off any peer that has not answered
+  // its close within closeTimeoutMs, so this ends in bounded time.
   async function shutdown(): Promise<void> {
+    isShuttingDown = true;
     http.close();
     http.closeIdleConnections();
     const closed = [...wss.clients].map((ws) => {
       ws.close(CLOSE.shutdown.code, CLOSE.shutdown.reason);
       return once(ws, 'close');
     });
-    const timer = setTimeout(() => {
-      for (const ws of wss.clients) ws.terminate();
-    }, config.shutdownTimeoutMs).unref();
     await Promise.all(closed);
-    clearTimeout(timer);
     http.closeAllConnections();
     await engine.close();
   }
@@ -109,11 +153,12 @@ function respond(res: ServerResponse, status: number, message: string, headers: 
 }
 
 /** Answers a refused upgrade with a plain HTTP response, so no WebSocket ever opens (as `ws` does). */
-function abortHandshake(socket: Duplex, status: number, message: string): void {
+function abortHandshake(socket: Duplex, status: number, message: string, retryAfterSeconds?: number): void {
   const body = `${message}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Connection: close\r\n' +
+      (retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`) +
       'Content-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
       body,

@@ -22,13 +22,16 @@ async function screenshot(page: Page, file: string): Promise<void> {
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+// One test types 30 lines in a burst, faster than a person: the rate limit is raised by its setting.
+const testConfig = (port: number) => ({ ...defaultConfig(), port, host: '127.0.0.1', rateBurst: 100 });
+
 describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;
   let server: ChatServer;
   const problems: string[] = [];
 
   before(async () => {
-    server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1' }, { log: () => {} });
+    server = await startServer(testConfig(0), { log: () => {} });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
   after(async () => {
@@ -167,7 +170,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await page.locator('#messages .note.error', { hasText: 'server shutting down' }).waitFor();
     assert.equal(await page.isDisabled('#send'), true, 'no sending while offline');
 
-    server = await startServer({ ...defaultConfig(), port, host: '127.0.0.1' }, { log: () => {} });
+    server = await startServer(testConfig(port), { log: () => {} });
     await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 15_000 });
     await page.locator('#peers li', { hasText: '(you)' }).waitFor();
     await page.fill('#input', 'back again');

@@ -22,7 +22,7 @@ async function roundTrip(client: TestClient): Promise<void> {
 }
 
 describe('greeting and presence', async () => {
-  const server = await startTestServer();
+  const server = await startTestServer({ maxConnectionsPerIp: 500 });
 
   test('a new peer gets name-generated, then update-peers listing everyone with itself', async () => {
     const a = await join(server);

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig, parseConfig } from '../lib/config.ts';
+import { defaultConfig, OPTIONS, parseConfig } from '../lib/config.ts';
 
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
 
@@ -27,6 +27,7 @@ test('flags win over the environment, in both --flag value and --flag=value form
   assert.equal(configOf(['--port=0', '--host=127.0.0.1']).host, '127.0.0.1');
   assert.equal(configOf(['--max-message-chars', '10']).maxMessageChars, 10);
   assert.equal(configOf([], { MAX_FRAME_BYTES: '1024' }).maxFrameBytes, 1024);
+  assert.deepEqual(configOf([], { ALLOWED_ORIGINS: 'https://a.test, http://b.test:8080/' }).allowedOrigins, ['https://a.test', 'http://b.test:8080']);
 });
 
 test('invalid settings are refused with what to fix', () => {
@@ -36,6 +37,8 @@ test('invalid settings are refused with what to fix', () => {
   assert.throws(() => parseConfig(['--colour', 'red'], {}), /unknown option "--colour"; run with --help/);
   assert.throws(() => parseConfig(['--host', ' '], {}), /expected a host name/);
   assert.throws(() => parseConfig(['--max-frame-bytes', '1'], {}), /from 128/);
+  assert.throws(() => parseConfig(['--allowed-origins', 'example.com'], {}), /"example.com" is not an origin/);
+  assert.throws(() => parseConfig(['--allowed-origins', 'https://a.test/path'], {}), /write only scheme:\/\/host\[:port\], like https:\/\/a.test/);
 });
 
 async function run(args: string[], env: Record<string, string> = {}) {
@@ -50,9 +53,8 @@ async function run(args: string[], env: Record<string, string> = {}) {
 test('server.ts --help lists every option with its environment variable', async () => {
   const { code, out } = await run(['--help']);
   assert.equal(code, 0);
-  for (const [flag, env] of [['--port', 'PORT'], ['--host', 'HOST'], ['--max-message-chars', 'MAX_MESSAGE_CHARS'], ['--max-frame-bytes', 'MAX_FRAME_BYTES'], ['--shutdown-timeout-ms', 'SHUTDOWN_TIMEOUT_MS']]) {
-    assert.match(out, new RegExp(`${flag} <value>\\s+${env}\\s`));
-  }
+  assert.ok(OPTIONS.length >= 14);
+  for (const { flag, env } of OPTIONS) assert.match(out, new RegExp(`${flag} <value>\\s+${env}\\s`));
 });
 
 test('server.ts exits non-zero on invalid configuration and says what to fix', async () => {
