@@ -106,3 +106,11 @@ export async function join(server: ChatServer): Promise<{ client: TestClient; na
   }
   return { client, name: named.data, peers: peers.data };
 }
+
+/** Skips events until the chat message with exactly this text arrives, and returns it. */
+export async function nextMessage(client: TestClient, text: string, timeoutMs = 3000): Promise<WireEvent> {
+  for (;;) {
+    const event = await client.nextOfType('message', timeoutMs);
+    if (event.data.message === text) return event;
+  }
+}

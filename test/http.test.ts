@@ -5,22 +5,9 @@ import { createHash } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
 import { describe, test } from 'node:test';
 import { startTestServer } from './helpers.ts';
-import { upgradeRequest } from './raw-frames.ts';
+import { rawRequest, upgradeRequest } from './raw-frames.ts';
 
 const server = await startTestServer();
-
-/** Sends raw bytes and returns everything the server answers until it closes. */
-function rawRequest(text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp(server.port, '127.0.0.1', () => socket.write(text));
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk) => (answer += chunk));
-    socket.on('end', () => resolve(answer));
-    socket.on('error', reject);
-    socket.setTimeout(3000, () => reject(new Error(`no end of answer; got ${JSON.stringify(answer)}`)));
-  });
-}
 
 describe('the page', () => {
   test('GET / streams index.html with its security headers', async () => {
@@ -78,7 +65,7 @@ describe('the page', () => {
 describe('upgrades', () => {
   test('an upgrade on another path gets HTTP 404 and no WebSocket', async () => {
     for (const path of ['/', '/socket', '/ws/extra', '/wsx']) {
-      const answer = await rawRequest(upgradeRequest(path));
+      const answer = await rawRequest(server.port, upgradeRequest(path));
       assert.match(answer, /^HTTP\/1\.1 404 Not Found\r\n/, path);
       assert.doesNotMatch(answer, /101 Switching Protocols/);
       assert.match(answer, /accepted on \/ws only/);
