@@ -23,9 +23,15 @@ const server = await startServer(parsed.config).catch((err: NodeJS.ErrnoExceptio
 });
 console.log(`plainchat is listening: open ${server.url} in a browser, or connect with websocat ${server.url.replace('http', 'ws')}/ws`);
 
+let isClosing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.log(`plainchat: ${signal} received, closing connections`);
+  process.on(signal, () => {
+    if (isClosing) {
+      console.error(`plainchat: second ${signal}, exiting without waiting for peers`);
+      process.exit(1);
+    }
+    isClosing = true;
+    console.log(`plainchat: ${signal} received, closing connections (again to exit at once)`);
     server.close().then(() => process.exit(0));
   });
 }

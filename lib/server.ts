@@ -34,7 +34,7 @@ export interface ChatServer {
   readonly url: string;
   readonly port: number;
   readonly hub: Hub;
-  /** Stops accepting, closes every peer with 1001, waits (bounded) for them, and releases the port. */
+  /** Refuses new peers, closes every peer with 1001, waits (bounded) for them, and releases the port. */
   close(): Promise<void>;
 }
 
@@ -118,18 +118,20 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
 
   let closing: Promise<void> | undefined;
-  // Stop accepting, then close every peer with 1001. `ws` cuts off any peer that has not answered
-  // its close within closeTimeoutMs, so this ends in bounded time.
+  // Refuse new peers (503) and report unhealthy, close every peer with 1001 after the frames it is
+  // still owed, and only then stop listening, so /healthz can say 503 while peers drain. `ws` cuts
+  // off a peer that has not answered its close within closeTimeoutMs, so this ends in bounded time.
   async function shutdown(): Promise<void> {
     isShuttingDown = true;
-    http.close();
-    http.closeIdleConnections();
     const closed = [...wss.clients].map((ws) => {
       ws.close(CLOSE.shutdown.code, CLOSE.shutdown.reason);
       return once(ws, 'close');
     });
     await Promise.all(closed);
+    const stopped = once(http, 'close');
+    http.close();
     http.closeAllConnections();
+    await stopped;
     await engine.close();
   }
 

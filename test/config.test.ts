@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, OPTIONS, parseConfig } from '../lib/config.ts';
+import { spawnServer } from './helpers.ts';
 
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
 
@@ -64,19 +65,9 @@ test('server.ts exits non-zero on invalid configuration and says what to fix', a
 });
 
 test('server.ts prints the URL to open, serves, and exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--port', '0', '--host', '127.0.0.1']);
-  let out = '';
-  child.stderr.on('data', (chunk) => (out += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = /open (http:\/\/127\.0\.0\.1:\d+) in a browser/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', () => reject(new Error(`exited before listening: ${out}`)));
-  });
-  assert.equal((await fetch(url)).status, 200);
+  const { child, port, output } = await spawnServer();
+  assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 200);
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
-  assert.equal(code, 0, out);
+  assert.equal(code, 0, output());
 });

@@ -1,7 +1,9 @@
 // Shared test helpers: a real server on a free port, and WebSocket clients that queue what they
 // receive so a test can await the next event.
 
+import { type ChildProcess, spawn } from 'node:child_process';
 import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { type Config, defaultConfig } from '../lib/config.ts';
 import { type ChatServer, type ServerOptions, startServer } from '../lib/server.ts';
@@ -113,4 +115,23 @@ export async function nextMessage(client: TestClient, text: string, timeoutMs = 
     const event = await client.nextOfType('message', timeoutMs);
     if (event.data.message === text) return event;
   }
+}
+
+const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
+
+/** Starts server.ts in a child process on 127.0.0.1 and a free port; resolves once it listens. */
+export async function spawnServer(args: string[] = []): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--host', '127.0.0.1', '--port', '0', ...args]);
+  after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stderr!.on('data', (chunk) => (out += chunk));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = /open http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', () => reject(new Error(`exited before listening: ${out}`)));
+  });
+  return { child, port, output: () => out };
 }
