@@ -8,6 +8,7 @@ import { type Browser, type Page, chromium } from 'playwright-core';
 import { defaultConfig } from '../lib/config.ts';
 import { COLORS } from '../lib/names.ts';
 import { type ChatServer, startServer } from '../lib/server.ts';
+import { spawnServer } from './helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = !existsSync(CHROMIUM);
@@ -178,5 +179,23 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await page.locator('#messages .msg.own', { hasText: 'back again' }).waitFor();
     assert.ok(name);
     await page.context().close();
+  });
+
+  test('a server that stops answering is detected by the page, which reconnects when it answers again', async () => {
+    const frozen = await spawnServer();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${frozen.port}/?heartbeat=500`);
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    frozen.child.kill('SIGSTOP');
+    try {
+      await page.locator('#messages .note.error', { hasText: 'The server stopped answering' }).waitFor({ timeout: 5000 });
+      assert.notEqual(await page.locator('#status').textContent(), 'Connected');
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 15_000 });
+    await page.locator('#peers li', { hasText: '(you)' }).waitFor();
+    await context.close();
   });
 });
