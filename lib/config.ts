@@ -17,7 +17,7 @@ export interface Config {
   rateBurst: number;
   /** Events per second a connection earns back after its burst. */
   ratePerSecond: number;
-  /** Rate-limited events tolerated in a row before the connection is closed with 1008. */
+  /** Rate-limited events tolerated (earned back at `ratePerSecond`) before the connection is closed with 1008. */
   floodLimit: number;
   /** Open connections the server accepts in all. */
   maxConnections: number;
@@ -68,7 +68,7 @@ export const OPTIONS = [
   option({ key: 'allowedOrigins', flag: '--allowed-origins', env: 'ALLOWED_ORIGINS', default: [], parse: parseOrigins, help: 'comma-separated origins besides the page\'s own that may connect' }),
   option({ key: 'rateBurst', flag: '--rate-burst', env: 'RATE_BURST', default: 20, parse: integer(1, 1_000_000), help: 'events a connection may send at once' }),
   option({ key: 'ratePerSecond', flag: '--rate-per-second', env: 'RATE_PER_SECOND', default: 5, parse: integer(1, 1_000_000), help: 'events per second a connection earns back' }),
-  option({ key: 'floodLimit', flag: '--flood-limit', env: 'FLOOD_LIMIT', default: 50, parse: integer(1, 1_000_000), help: 'rate-limited events in a row before closing with 1008' }),
+  option({ key: 'floodLimit', flag: '--flood-limit', env: 'FLOOD_LIMIT', default: 50, parse: integer(1, 1_000_000), help: 'rate-limited events tolerated before closing with 1008' }),
   option({ key: 'maxConnections', flag: '--max-connections', env: 'MAX_CONNECTIONS', default: 10_000, parse: integer(1, 10_000_000), help: 'open connections in all (over: 503)' }),
   option({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', default: 50, parse: integer(1, 10_000_000), help: 'open connections from one IP address (over: 503)' }),
   option({ key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'HANDSHAKE_TIMEOUT_MS', default: 10_000, parse: integer(1000, 600_000), help: 'time to send a whole HTTP request, in ms' }),

@@ -30,7 +30,9 @@ export interface ConnectionContext {
 export function acceptConnection(socket: WebSocket, { hub, engine, config, now, random, log }: ConnectionContext): void {
   const room = DEFAULT_ROOM;
   const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
-  let strikes = 0;
+  // Refusals are counted by a bucket of their own: a client that goes over the limit now and then
+  // earns its allowance back, while one that keeps flooding runs out of it and is closed.
+  const strikes = new TokenBucket(config.floodLimit, config.ratePerSecond, now);
   let peer: Peer | undefined;
   let hasLeft = false;
 
@@ -71,11 +73,10 @@ export function acceptConnection(socket: WebSocket, { hub, engine, config, now, 
     if (!peer || hasLeft) return;
     const wait = bucket.take();
     if (wait > 0) {
-      if (++strikes > config.floodLimit) kick(CLOSE.flood);
+      if (strikes.take() > 0) kick(CLOSE.flood);
       else send(encodeEvent({ type: 'error', data: { code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait } }));
       return;
     }
-    strikes = 0;
     if (isBinary) {
       kick(CLOSE.binary);
       return;

@@ -83,6 +83,18 @@ describe('message floods', async () => {
   });
 });
 
+describe('steady floods', async () => {
+  test('a flood paced so that some events get through is still closed with 1008', async () => {
+    const server = await startTestServer({ rateBurst: 2, ratePerSecond: 10, floodLimit: 5 });
+    const flooder = await join(server);
+    const pacer = setInterval(() => flooder.client.ws.readyState === flooder.client.ws.OPEN && flooder.client.send('steady'), 20);
+    const closed = await Promise.race([flooder.client.closed, sleep(3000).then(() => undefined)]);
+    clearInterval(pacer);
+    assert.deepEqual(closed, { code: 1008, reason: 'too many events over the rate limit' });
+    assert.ok(flooder.client.received.some((e) => e.type === 'message'), 'some events got through before the close');
+  });
+});
+
 describe('connection floods', async () => {
   test('over the per-address cap an upgrade gets 503 with Retry-After, and a freed slot is reusable', async () => {
     const server = await startTestServer({ maxConnectionsPerIp: 3 });
