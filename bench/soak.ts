@@ -3,7 +3,7 @@
 // run, messages lost and peers wrongly dropped (both must be 0), and writes the figures as JSON to
 // bench/results/soak.json.
 //
-// Settings (environment): SOAK_CONNECTIONS (10000), SOAK_SECONDS (60), SOAK_HEARTBEAT_MS (5000).
+// Settings (environment): SOAK_CONNECTIONS (10000), SOAK_SECONDS (60), SOAK_HEARTBEAT_MS (10000).
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 
 const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 10_000);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
-const HEARTBEAT_MS = Number(process.env.SOAK_HEARTBEAT_MS ?? 5000);
+const HEARTBEAT_MS = Number(process.env.SOAK_HEARTBEAT_MS ?? 10_000);
 const CHATTERS = 3;
 const LISTENERS_CHECKED = 100;
 const CONNECT_BATCH = 250;
@@ -42,6 +42,23 @@ const port = await new Promise<number>((resolve, reject) => {
   server.once('exit', () => reject(new Error(`the server exited: ${out}`)));
 });
 const url = `ws://127.0.0.1:${port}/ws`;
+process.on('exit', () => server.kill('SIGKILL'));
+
+/** CPU seconds the server process has used, read from /proc (Linux). */
+function serverCpuSeconds(): number {
+  const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds this load generator has used. */
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
 
 /** The server's resident memory in MiB, read from /proc (Linux). */
 function serverRssMiB(): number {
@@ -58,7 +75,8 @@ interface Peer {
 }
 
 async function open(check: boolean): Promise<Peer> {
-  const ws = new WebSocket(url);
+  // The load generator trusts the server's UTF-8, so its own CPU goes to holding connections.
+  const ws = new WebSocket(url, { skipUTF8Validation: true, perMessageDeflate: false });
   const peer: Peer = { ws, name: '' };
   if (check) peer.heard = [];
   ws.on('message', (data) => {
@@ -71,6 +89,8 @@ async function open(check: boolean): Promise<Peer> {
   ws.on('close', (code) => (peer.droppedWith ??= code));
   ws.on('error', () => {});
   await once(ws, 'open');
+  // Joined once the greeting has arrived: waiting for it paces the join storm to what both ends carry.
+  while (!peer.name) await once(ws, 'message');
   return peer;
 }
 
@@ -82,6 +102,7 @@ for (let i = 0; i < CONNECTIONS; i += CONNECT_BATCH) {
   peers.push(...(await Promise.all(batch)));
 }
 const connectSeconds = (Date.now() - started) / 1000;
+const cpuAtConnected = { server: serverCpuSeconds(), generator: ownCpuSeconds() };
 await sleep(1000);
 const rssConnected = serverRssMiB();
 console.log(`${CONNECTIONS} connected in ${connectSeconds.toFixed(1)} s; server RSS ${rssStart.toFixed(0)} MiB -> ${rssConnected.toFixed(0)} MiB`);
@@ -127,6 +148,11 @@ clearInterval(chatTimer);
 clearInterval(floodTimer);
 await sleep(2000);
 const rssEnd = serverRssMiB();
+const holdSeconds = SECONDS + 2;
+const cpuDuringHold = {
+  server: round((serverCpuSeconds() - cpuAtConnected.server) / holdSeconds),
+  generator: round((ownCpuSeconds() - cpuAtConnected.generator) / holdSeconds),
+};
 
 const checked = peers.slice(0, CHATTERS + LISTENERS_CHECKED);
 let lost = 0;
@@ -134,7 +160,10 @@ for (const peer of checked) {
   const heard = new Set(peer.heard);
   for (const text of sent) if (!heard.has(text)) lost++;
 }
-const dropped = peers.filter((peer) => peer.droppedWith !== undefined).length;
+const droppedPeers = peers.filter((peer) => peer.droppedWith !== undefined);
+const dropped = droppedPeers.length;
+const droppedByCode: Record<string, number> = {};
+for (const peer of droppedPeers) droppedByCode[peer.droppedWith!] = (droppedByCode[peer.droppedWith!] ?? 0) + 1;
 
 flooder.ws.removeAllListeners('close');
 for (const peer of [...peers, flooder]) peer.ws.terminate();
@@ -151,10 +180,13 @@ const results = {
   seconds: SECONDS,
   heartbeatMs: HEARTBEAT_MS,
   connectSeconds,
+  cpuDuringConnect: { server: round(cpuAtConnected.server / connectSeconds), generator: round(cpuAtConnected.generator / connectSeconds) },
+  cpuDuringHold,
   chatMessagesSent: sent.size,
   listenersChecked: checked.length,
   messagesLost: lost,
   peersWronglyDropped: dropped,
+  droppedByCloseCode: droppedByCode,
   flooderClosedWith1008: floodClosed,
   flooderRateLimitedErrors: floodRefused,
   serverRssMiB: {
@@ -168,16 +200,13 @@ const results = {
   serverKiBPerConnection: round(((rssConnected - rssStart) * 1024) / CONNECTIONS),
 };
 
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}
 
 console.table({
   'connections held': CONNECTIONS,
   'seconds held': SECONDS,
   'chat messages sent (checked at each of 103 peers)': sent.size,
   'messages lost': lost,
-  'peers wrongly dropped': dropped,
+  'peers wrongly dropped': `${dropped} ${dropped ? JSON.stringify(droppedByCode) : ''}`,
   'flooder closed with 1008': floodClosed,
   'flooder rate-limited errors': floodRefused,
   'server RSS at start (MiB)': results.serverRssMiB.start,
@@ -186,6 +215,9 @@ console.table({
   'server RSS at end of run (MiB)': results.serverRssMiB.endOfRun,
   'server RSS after all left (MiB)': results.serverRssMiB.afterAllLeft,
   'server KiB per connection': results.serverKiBPerConnection,
+  'seconds to connect all': round(connectSeconds),
+  'cores busy while connecting: server / generator': `${results.cpuDuringConnect.server} / ${results.cpuDuringConnect.generator}`,
+  'cores busy while holding: server / generator': `${cpuDuringHold.server} / ${cpuDuringHold.generator}`,
 });
 mkdirSync(new URL('bench/results/', root), { recursive: true });
 writeFileSync(new URL('bench/results/soak.json', root), `${JSON.stringify(results, null, 2)}\n`);

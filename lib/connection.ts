@@ -1,6 +1,7 @@
 // One WebSocket connection's life: join a room, police and parse each incoming frame, write every
 // outgoing frame, leave on close.
 
+import type { Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
@@ -9,12 +10,14 @@ import { startHeartbeat } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
 import { encodeEvent, parseClientFrame } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
+import type { WriteBatch } from './write-batch.ts';
 
 /** The room every connection joins until rooms can be chosen. */
 export const DEFAULT_ROOM = 'lobby';
 
 export interface ConnectionContext {
   hub: Hub;
+  writes: WriteBatch;
   engine: Engine;
   config: Config;
   now: () => number;
@@ -23,11 +26,11 @@ export interface ConnectionContext {
 }
 
 /**
- * Takes over a freshly upgraded socket. Reading is paused until the peer has its name, so that the
+ * Takes over a freshly upgraded socket; `raw` is the TCP socket under it. Reading is paused until the peer has its name, so that the
  * first frames the client sees are `name-generated` then `update-peers`, and nothing it sends is
  * handled before it is in the room.
  */
-export function acceptConnection(socket: WebSocket, { hub, engine, config, now, random, log }: ConnectionContext): void {
+export function acceptConnection(socket: WebSocket, raw: Writable, { hub, writes, engine, config, now, random, log }: ConnectionContext): void {
   const room = DEFAULT_ROOM;
   const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
   // Refusals are counted by a bucket of their own: a client that goes over the limit now and then
@@ -37,13 +40,18 @@ export function acceptConnection(socket: WebSocket, { hub, engine, config, now, 
   let hasLeft = false;
 
   /**
-   * Writes one text frame. Every frame to this peer passes here, broadcasts included, so that a
-   * reader that falls more than `maxBufferedBytes` behind is closed instead of growing memory.
+   * Writes one text frame. Every frame to this peer passes here, broadcasts included, so that the
+   * frames of one event-loop turn leave in one write, and a reader that falls more than
+   * `maxBufferedBytes` behind is closed instead of growing memory.
    */
   function send(frame: string | Buffer): void {
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > config.maxBufferedBytes) kick(CLOSE.slow);
-    else socket.send(frame, { binary: false });
+    if (socket.bufferedAmount > config.maxBufferedBytes) {
+      kick(CLOSE.slow);
+      return;
+    }
+    writes.hold(raw);
+    socket.send(frame, { binary: false });
   }
 
   /** Leaves the room once, whether the socket closed or the server is closing it. */

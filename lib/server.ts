@@ -15,6 +15,7 @@ import { CLOSE } from './errors.ts';
 import { Hub } from './hub.ts';
 import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
+import { WriteBatch } from './write-batch.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
 export const WEBSOCKET_PATH = '/ws';
@@ -46,7 +47,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), random });
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
-  const context = { hub, engine, config, now, random, log };
+  const context = { hub, writes: new WriteBatch(), engine, config, now, random, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -108,7 +109,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     // The raw socket closes however the handshake ends, so the slot is always given back.
     socket.once('close', () => caps.release(ip));
-    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, context));
+    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, socket, context));
   });
 
   http.listen(config.port, config.host);

@@ -202,6 +202,36 @@ describe('dead connections', async () => {
   });
 });
 
+describe('heartbeat spread', async () => {
+  test('peers who joined together are first pinged at different moments across the interval', async () => {
+    const server = await startTestServer({ heartbeatMs: 1000 });
+    const peers = await Promise.all(Array.from({ length: 40 }, () => openRawPeer(server.port)));
+    const started = Date.now();
+    const firstPings = await Promise.all(
+      peers.map(async (peer) => {
+        for (;;) {
+          const frame = await peer.nextFrame(2000);
+          if (frame.opcode === OPCODE.ping) return Date.now() - started;
+        }
+      }),
+    );
+    for (const peer of peers) peer.socket.destroy();
+    const spread = Math.max(...firstPings) - Math.min(...firstPings);
+    assert.ok(spread > 500, `first pings spread over ${spread} ms of a 1000 ms interval`);
+    assert.ok(new Set(firstPings.map((ms) => Math.floor(ms / 100))).size >= 5, `pings fell in at least 5 different tenths: ${firstPings}`);
+  });
+});
+
+describe('compression', async () => {
+  test('permessage-deflate is never negotiated', async () => {
+    const server = await startTestServer();
+    const peer = await openRawPeer(server.port, '/ws', 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n');
+    assert.match(peer.status, / 101 /);
+    assert.doesNotMatch(peer.headers, /sec-websocket-extensions/i);
+    peer.socket.destroy();
+  });
+});
+
 describe('health', async () => {
   test('GET /healthz answers 200 with uptime and peers while serving', async () => {
     const server = await startTestServer();

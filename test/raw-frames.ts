@@ -81,6 +81,8 @@ export interface RawPeer {
   readonly socket: Socket;
   /** The HTTP status line the server answered the upgrade with. */
   readonly status: string;
+  /** The header lines of that answer. */
+  readonly headers: string;
   /** The next frame from the server; rejects after `timeoutMs` or when the socket ends first. */
   nextFrame(timeoutMs?: number): Promise<RawFrame>;
   /** Reads frames until a close frame and returns its code (1005 when it carries none). */
@@ -96,6 +98,7 @@ export async function openRawPeer(port: number, path = '/ws', extraHeaders = '')
   socket.on('error', () => {});
   let bytes: Buffer = Buffer.alloc(0);
   let status: string | undefined;
+  let headers = '';
   const frames: RawFrame[] = [];
   let wake: (() => void) | undefined;
   const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -106,6 +109,7 @@ export async function openRawPeer(port: number, path = '/ws', extraHeaders = '')
       const headerEnd = bytes.indexOf('\r\n\r\n');
       if (headerEnd === -1) return;
       status = bytes.subarray(0, bytes.indexOf('\r\n')).toString('latin1');
+      headers = bytes.subarray(0, headerEnd).toString('latin1');
       bytes = bytes.subarray(headerEnd + 4);
     }
     const parsed = parseServerFrames(bytes);
@@ -134,6 +138,7 @@ export async function openRawPeer(port: number, path = '/ws', extraHeaders = '')
   const peer: RawPeer = {
     socket,
     status: status!,
+    headers,
     async nextFrame(timeoutMs = 3000) {
       await waitFor(() => frames.length > 0, timeoutMs, () => (socket.closed ? 'the socket closed with no frame' : `no frame within ${timeoutMs} ms`));
       return frames.shift()!;
