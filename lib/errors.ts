@@ -1,4 +1,4 @@
-// Every error event code and close code the server uses, in one closed list, each saying whether a
+// Every error event code, close code and upgrade refusal the server uses, in closed lists, each saying whether a
 // client should reconnect (the model is Centrifuge's disconnect.go). docs/PROTOCOL.md mirrors this.
 
 /** Codes carried by `{"type":"error","data":{"code","message"}}`; the connection stays open. */
@@ -35,3 +35,16 @@ export const CLOSE = {
 } as const;
 
 export type CloseInfo = (typeof CLOSE)[keyof typeof CLOSE];
+
+/** Seconds a refused client is told to wait (`Retry-After`) when the server is full or closing. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** HTTP answers to an upgrade that will not be served; no WebSocket opens. */
+export const REFUSE = {
+  path: { status: 404, message: 'WebSocket connections are accepted on /ws only', retryAfter: undefined },
+  origin: { status: 403, message: 'this origin may not connect; the server operator can add it with --allowed-origins', retryAfter: undefined },
+  shuttingDown: { status: 503, message: 'the server is shutting down; try again shortly', retryAfter: RETRY_AFTER_SECONDS },
+  full: { status: 503, message: 'too many connections; try again later', retryAfter: RETRY_AFTER_SECONDS },
+} as const;
+
+export type Refusal = (typeof REFUSE)[keyof typeof REFUSE];

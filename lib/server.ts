@@ -11,7 +11,7 @@ import type { Config } from './config.ts';
 import { ConnectionCaps } from './admission.ts';
 import { acceptConnection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
-import { CLOSE } from './errors.ts';
+import { CLOSE, REFUSE, type Refusal } from './errors.ts';
 import { Hub } from './hub.ts';
 import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
@@ -19,8 +19,6 @@ import { WriteBatch } from './write-batch.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
 export const WEBSOCKET_PATH = '/ws';
-/** Seconds a refused client is told to wait (`Retry-After`) when the server is full or closing. */
-const RETRY_AFTER_SECONDS = 5;
 
 export interface ServerOptions {
   /** Clock in ms since the epoch; injected so tests can pin time. */
@@ -91,20 +89,20 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (pathOf(req) !== WEBSOCKET_PATH) {
-      abortHandshake(socket, 404, `WebSocket connections are accepted on ${WEBSOCKET_PATH} only`);
+      abortHandshake(socket, REFUSE.path);
       return;
     }
     if (!isAllowedOrigin(req.headers.origin, req.headers.host)) {
-      abortHandshake(socket, 403, 'this origin may not connect; the server operator can add it with --allowed-origins');
+      abortHandshake(socket, REFUSE.origin);
       return;
     }
     if (isShuttingDown) {
-      abortHandshake(socket, 503, 'the server is shutting down; try again shortly', RETRY_AFTER_SECONDS);
+      abortHandshake(socket, REFUSE.shuttingDown);
       return;
     }
     const ip = req.socket.remoteAddress ?? 'unknown';
     if (!caps.admit(ip)) {
-      abortHandshake(socket, 503, 'too many connections; try again later', RETRY_AFTER_SECONDS);
+      abortHandshake(socket, REFUSE.full);
       return;
     }
     // The raw socket closes however the handshake ends, so the slot is always given back.
@@ -156,12 +154,12 @@ function respond(res: ServerResponse, status: number, message: string, headers: 
 }
 
 /** Answers a refused upgrade with a plain HTTP response, so no WebSocket ever opens (as `ws` does). */
-function abortHandshake(socket: Duplex, status: number, message: string, retryAfterSeconds?: number): void {
+function abortHandshake(socket: Duplex, { status, message, retryAfter }: Refusal): void {
   const body = `${message}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Connection: close\r\n' +
-      (retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`) +
+      (retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`) +
       'Content-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
       body,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { OPTIONS } from '../lib/config.ts';
-import { CLOSE, ERROR_CODES } from '../lib/errors.ts';
+import { CLOSE, ERROR_CODES, REFUSE } from '../lib/errors.ts';
 import { ANIMALS, COLORS } from '../lib/names.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
@@ -22,12 +22,14 @@ test("README's configuration table lists every option with its environment varia
   for (const o of OPTIONS) assert.match(readme, new RegExp(`\\| \`${o.flag}\` \\| \`${o.env}\` \\|`));
 });
 
-test('the protocol lists every error code and close code the server uses', () => {
-  assert.deepEqual(firstCells(protocol, 'Errors'), Object.keys(ERROR_CODES));
-  assert.deepEqual(firstCells(protocol, 'Close codes').map(Number), Object.values(CLOSE).map((c) => c.code));
+test('the protocol lists every error code, close code and refusal the server uses, in one table', () => {
+  const rows = firstCells(protocol, 'Errors, close codes and refusals');
+  assert.deepEqual(rows.slice(0, Object.keys(ERROR_CODES).length), Object.keys(ERROR_CODES));
   for (const { code, reason } of Object.values(CLOSE)) {
-    assert.ok(protocol.includes(`| ${code} | ${reason ? `\`${reason}\`` : '(none)'} |`), `${code} ${reason}`);
+    assert.ok(rows.includes(String(code)), `close ${code}`);
+    if (reason) assert.ok(protocol.includes(`| ${code} | close, \`${reason}\` |`), `${code} ${reason}`);
   }
+  for (const { status } of Object.values(REFUSE)) assert.ok(rows.includes(String(status)), `refusal ${status}`);
 });
 
 test('the protocol names every color and the number of animals', () => {
