@@ -13,7 +13,7 @@ import { TokenBucket } from './rate-limit.ts';
 import type { WriteBatch } from './write-batch.ts';
 
 /** The room every connection joins until rooms can be chosen. */
-export const DEFAULT_ROOM = 'lobby';
+const DEFAULT_ROOM = 'lobby';
 
 export interface ConnectionContext {
   hub: Hub;

@@ -18,7 +18,7 @@ import { createPageHandler } from './page.ts';
 import { WriteBatch } from './write-batch.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
-export const WEBSOCKET_PATH = '/ws';
+const WEBSOCKET_PATH = '/ws';
 
 export interface ServerOptions {
   /** Clock in ms since the epoch; injected so tests can pin time. */
@@ -32,7 +32,6 @@ export interface ChatServer {
   /** `http://host:port` as the server listens. */
   readonly url: string;
   readonly port: number;
-  readonly hub: Hub;
   /** Refuses new peers, closes every peer with 1001, waits (bounded) for them, and releases the port. */
   close(): Promise<void>;
 }
@@ -137,7 +136,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   return {
     url,
     port,
-    hub,
     close: () => (closing ??= shutdown()),
   };
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as connectTcp } from 'node:net';
 import { describe, test } from 'node:test';
-import { connect, join, startTestServer, type TestClient } from './helpers.ts';
+import { connect, join, nextMessage, startTestServer, type TestClient } from './helpers.ts';
 import { clientFrame, OPCODE, parseServerFrames, upgradeRequest } from './raw-frames.ts';
 
 const NOW = 1_763_800_000_000;
@@ -15,10 +15,7 @@ let syncs = 0;
 async function roundTrip(client: TestClient): Promise<void> {
   const text = `sync ${++syncs}`;
   client.send({ type: 'message', data: text });
-  for (;;) {
-    const event = await client.next();
-    if (event.type === 'message' && event.data.message === text) return;
-  }
+  await nextMessage(client, text);
 }
 
 describe('greeting and presence', async () => {
