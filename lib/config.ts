@@ -31,6 +31,14 @@ export interface Config {
   heartbeatMs: number;
   /** How long to wait for a peer to answer a close (shutdown, slow consumer) before cutting it off, in ms. */
   closeTimeoutMs: number;
+  /** Messages kept per room for history and resume. */
+  historySize: number;
+  /** Newest messages a newly joined peer is sent. */
+  historyOnJoin: number;
+  /** How long a disconnected session keeps its name for a reconnect with its token, in ms. */
+  graceMs: number;
+  /** How long a message id is remembered, so that a retry is acknowledged and not sent twice, in ms. */
+  dedupeWindowMs: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -75,6 +83,10 @@ export const OPTIONS = [
   option({ key: 'maxBufferedBytes', flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: 1024 * 1024, parse: integer(1024, 1024 ** 3), help: 'bytes queued for a peer before it is closed as too slow (4008)' }),
   option({ key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'HEARTBEAT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms between pings; no pong by the next ping: cut off' }),
   option({ key: 'closeTimeoutMs', flag: '--close-timeout-ms', env: 'CLOSE_TIMEOUT_MS', default: 5000, parse: integer(0, 600_000), help: 'ms to wait for a peer to answer a close' }),
+  option({ key: 'historySize', flag: '--history-size', env: 'HISTORY_SIZE', default: 1000, parse: integer(1, 1_000_000), help: 'messages kept per room for history and resume' }),
+  option({ key: 'historyOnJoin', flag: '--history-on-join', env: 'HISTORY_ON_JOIN', default: 50, parse: integer(0, 1_000_000), help: 'newest messages sent to a newly joined peer' }),
+  option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session keeps its name for a reconnect' }),
+  option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: 60_000, parse: integer(0, 86_400_000), help: 'ms a message id is remembered against retries' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */

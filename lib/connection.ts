@@ -8,8 +8,9 @@ import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo } from './errors.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
-import { encodeEvent, parseClientFrame } from './protocol.ts';
+import { encodeEvent, parseClientFrame, parseResume } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
+import type { Session, Sessions } from './sessions.ts';
 import type { WriteBatch } from './write-batch.ts';
 
 /** The room every connection joins until rooms can be chosen. */
@@ -18,6 +19,7 @@ const DEFAULT_ROOM = 'lobby';
 export interface ConnectionContext {
   hub: Hub;
   writes: WriteBatch;
+  sessions: Sessions;
   engine: Engine;
   config: Config;
   now: () => number;
@@ -26,18 +28,21 @@ export interface ConnectionContext {
 }
 
 /**
- * Takes over a freshly upgraded socket; `raw` is the TCP socket under it. Reading is paused until the peer has its name, so that the
- * first frames the client sees are `name-generated` then `update-peers`, and nothing it sends is
- * handled before it is in the room.
+ * Takes over a freshly upgraded socket; `raw` is the TCP socket under it and `query` the upgrade
+ * URL's query (a resume request). Reading is paused until the peer is in the room, so that the
+ * client first sees its greeting and replay, and nothing it sends is handled before.
  */
-export function acceptConnection(socket: WebSocket, raw: Writable, { hub, writes, engine, config, now, random, log }: ConnectionContext): void {
+export function acceptConnection(socket: WebSocket, raw: Writable, query: string, context: ConnectionContext): void {
+  const { hub, writes, sessions, engine, config, now, random, log } = context;
   const room = DEFAULT_ROOM;
   const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
   // Refusals are counted by a bucket of their own: a client that goes over the limit now and then
   // earns its allowance back, while one that keeps flooding runs out of it and is closed.
   const strikes = new TokenBucket(config.floodLimit, config.ratePerSecond, now);
+  let session: Session | undefined;
   let peer: Peer | undefined;
   let hasLeft = false;
+  let isDetached = false;
 
   /**
    * Writes one text frame. Every frame to this peer passes here, broadcasts included, so that the
@@ -54,19 +59,47 @@ export function acceptConnection(socket: WebSocket, raw: Writable, { hub, writes
     socket.send(frame, { binary: false });
   }
 
-  /** Leaves the room once, whether the socket closed or the server is closing it. */
-  function leave(): void {
-    if (hasLeft) return;
+  /**
+   * Leaves the room; safe to call again. A plain disconnect keeps the session's name for the grace period, so a
+   * reconnect with its token is seamless; a kick ends the session at once.
+   */
+  function leave(immediately = false): void {
     hasLeft = true;
-    if (!peer) return;
-    hub.remove(peer);
-    engine.leave(room, peer.name).catch((err: unknown) => log(`leave failed for ${peer?.name}: ${String(err)}`));
+    if (peer) hub.remove(peer);
+    const ended = session;
+    if (!ended || isDetached) return;
+    isDetached = true;
+    sessions.detach(
+      ended,
+      () => engine.leave(ended.room, ended.name).catch((err: unknown) => log(`leave failed for ${ended.name}: ${String(err)}`)),
+      immediately,
+    );
   }
 
   /** Closes with a documented code; the peer leaves at once, even if the socket lingers to flush. */
   function kick(close: CloseInfo): void {
-    leave();
+    leave(true);
     socket.close(close.code, close.reason);
+  }
+
+  /** Publishes a chat message once per id: a retry of an id already sent is acknowledged with its seq. */
+  function publish(active: Session, text: string, id: string | undefined): void {
+    const ack = (seq: number) => send(encodeEvent({ type: 'ack', data: { id: id!, seq } }));
+    const known = id === undefined ? undefined : sessions.seqOf(active, id);
+    if (known) {
+      void known.then(ack, () => {});
+      return;
+    }
+    const seq = engine.publish(room, { sender: active.name, message: text, ts: now() }).then((message) => message.seq);
+    if (id === undefined) {
+      seq.catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
+      return;
+    }
+    sessions.remember(active, id, seq);
+    seq.then(ack, (err: unknown) => {
+      active.sent.delete(id);
+      log(`publish failed in ${room}: ${String(err)}`);
+    });
   }
 
   const stopHeartbeat = startHeartbeat(socket, config.heartbeatMs, random);
@@ -78,7 +111,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, { hub, writes
     leave();
   });
   socket.on('message', (data, isBinary) => {
-    if (!peer || hasLeft) return;
+    if (!session || hasLeft) return;
     const wait = bucket.take();
     if (wait > 0) {
       if (strikes.take() > 0) kick(CLOSE.flood);
@@ -90,33 +123,45 @@ export function acceptConnection(socket: WebSocket, raw: Writable, { hub, writes
       return;
     }
     const result = parseClientFrame(data.toString(), config);
-    if (!result.ok) {
-      send(encodeEvent({ type: 'error', data: result.error }));
-    } else if (result.event.type === 'ping') {
-      send(encodeEvent({ type: 'pong', data: null }));
-    } else {
-      engine
-        .publish(room, { sender: peer.name, message: result.event.data, ts: now() })
-        .catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
-    }
+    if (!result.ok) send(encodeEvent({ type: 'error', data: result.error }));
+    else if (result.event.type === 'ping') send(encodeEvent({ type: 'pong', data: null }));
+    else publish(session, result.event.data, result.event.id);
   });
 
   socket.pause();
-  engine.join(room).then(
-    ({ name, peers }) => {
-      if (hasLeft || socket.readyState !== WebSocket.OPEN) {
-        void engine.leave(room, name);
-        return;
-      }
-      peer = { socket, room, name, joinedAt: now(), send };
-      hub.add(peer);
-      send(encodeEvent({ type: 'name-generated', data: name }));
-      send(encodeEvent({ type: 'update-peers', data: peers }));
-      socket.resume();
-    },
-    (err: unknown) => {
-      log(`join failed in ${room}: ${String(err)}`);
-      kick(CLOSE.joinFailed);
-    },
-  );
+  enter().catch((err: unknown) => {
+    log(`join failed in ${room}: ${String(err)}`);
+    kick(CLOSE.joinFailed);
+  });
+
+  // Takes the session back by its token or starts one, then greets and replays. The greeting, the
+  // replay and registering in the hub happen in one synchronous step after the engine answers, so
+  // no live message falls between the replay and the first live frame.
+  async function enter(): Promise<void> {
+    const { since, token } = parseResume(query);
+    const resumed = sessions.resume(token);
+    let peers: string[];
+    if (resumed) {
+      session = resumed;
+      peers = await engine.peers(room);
+    } else {
+      const joined = await engine.join(room);
+      session = sessions.create(room, joined.name);
+      peers = joined.peers;
+    }
+    const replay = await engine.replay(room, since, config.historyOnJoin);
+    if (hasLeft || socket.readyState !== WebSocket.OPEN) {
+      leave();
+      return;
+    }
+    peer = { socket, room, name: session.name, joinedAt: now(), send };
+    hub.add(peer);
+    send(encodeEvent({ type: 'name-generated', data: session.name }));
+    send(encodeEvent({ type: 'update-peers', data: peers }));
+    send(encodeEvent({ type: 'session', data: { token: session.token } }));
+    for (const message of replay.messages) send(encodeEvent({ type: 'message', data: { ...message, history: true } }));
+    const { messages, ...position } = replay;
+    send(encodeEvent({ type: 'synced', data: position }));
+    socket.resume();
+  }
 }

@@ -1,36 +1,57 @@
-// The default engine: presence and fan-out inside this process. Listeners are called synchronously,
-// so a room's events reach them in the order they happened.
+// The default engine: presence, numbering and history inside this process. Listeners are called
+// synchronously, so a room's events reach them in the order they happened.
 
+import { randomBytes } from 'node:crypto';
 import type { Engine, Presence, RoomListener } from './engine.ts';
+import { RoomHistory } from './history.ts';
 import { generateName } from './names.ts';
-import type { ChatMessage } from './protocol.ts';
 
 export interface MemoryEngineOptions {
   listener: RoomListener;
+  /** Messages kept per room for history and resume. */
+  historySize: number;
   random?: () => number;
 }
 
-/** Creates an engine that keeps each room's names in memory; an emptied room is forgotten. */
-export function createMemoryEngine({ listener, random = Math.random }: MemoryEngineOptions): Engine {
-  const rooms = new Map<string, Set<string>>();
+interface Room {
+  names: Set<string>;
+  history: RoomHistory;
+}
+
+/**
+ * Creates an engine that keeps each room in memory. Its epoch is random, so positions from an
+ * earlier process (whose history is gone) are recognised as unknown.
+ */
+export function createMemoryEngine({ listener, historySize, random = Math.random }: MemoryEngineOptions): Engine {
+  const epoch = randomBytes(8).toString('hex');
+  const rooms = new Map<string, Room>();
+  const roomOf = (name: string): Room => {
+    let room = rooms.get(name);
+    if (!room) rooms.set(name, (room = { names: new Set(), history: new RoomHistory(historySize) }));
+    return room;
+  };
   return {
     async join(room: string): Promise<Presence> {
-      let names = rooms.get(room);
-      if (!names) rooms.set(room, (names = new Set()));
-      const taken = names;
-      const name = generateName((candidate) => taken.has(candidate), random);
+      const { names } = roomOf(room);
+      const name = generateName((candidate) => names.has(candidate), random);
       names.add(name);
       listener(room, { type: 'peer-joined', data: name });
       return { name, peers: [...names] };
     },
     async leave(room: string, name: string): Promise<void> {
-      const names = rooms.get(room);
-      if (!names?.delete(name)) return;
-      if (names.size === 0) rooms.delete(room);
+      if (!rooms.get(room)?.names.delete(name)) return;
       listener(room, { type: 'peer-left', data: name });
     },
-    async publish(room: string, message: ChatMessage): Promise<void> {
-      listener(room, { type: 'message', data: message });
+    async peers(room: string) {
+      return [...roomOf(room).names];
+    },
+    async publish(room, message) {
+      const numbered = roomOf(room).history.append({ ...message, epoch });
+      listener(room, { type: 'message', data: numbered });
+      return numbered;
+    },
+    async replay(room, since, recent) {
+      return roomOf(room).history.replay(epoch, since, recent);
     },
     async close(): Promise<void> {
       rooms.clear();

@@ -1,6 +1,7 @@
-// The seam between one process's sockets and the shared chat state. The in-memory engine is the
+// The seam between one process's sockets and the shared chat state (presence, numbered history). The in-memory engine is the
 // default; an engine over Redis implements the same interface so that several processes act as one.
 
+import type { Position, Replay } from './history.ts';
 import type { ChatMessage } from './protocol.ts';
 
 /** What happened in a room, as every node hears it. Presence is a snapshot on join, then these diffs. */
@@ -23,7 +24,16 @@ export interface Engine {
   join(room: string): Promise<Presence>;
   /** Releases `name` and announces `peer-left`. Leaving twice is harmless. */
   leave(room: string, name: string): Promise<void>;
-  /** Delivers a chat message to every listener of `room`. */
-  publish(room: string, message: ChatMessage): Promise<void>;
+  /** Everyone in `room` now. */
+  peers(room: string): Promise<string[]>;
+  /** Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every listener. */
+  publish(room: string, message: Omit<ChatMessage, 'seq' | 'epoch'>): Promise<ChatMessage>;
+  /**
+   * What a connecting client is owed: the messages after `since`, or the `recent` newest with the
+   * reason a resume failed. No message published after this call resolves is in it, and every one
+   * published before is, so a client that starts listening at the same moment sees no gap and no
+   * duplicate.
+   */
+  replay(room: string, since: Position | 'malformed' | undefined, recent: number): Promise<Replay>;
   close(): Promise<void>;
 }

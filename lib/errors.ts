@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   'bad-envelope': 'the frame is not an object with a string `type`',
   'unknown-type': 'the `type` is not an event a client may send',
   'bad-message': 'the `data` of a `message` is not a non-empty string of text within the length limit',
+  'bad-id': 'the `id` of a `message` is not 1 to 64 printable ASCII characters',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
 } as const;
 

@@ -2,6 +2,7 @@
 // error out) and encoding what the server sends. No sockets here.
 
 import type { ProtocolError } from './errors.ts';
+import type { Position, ResumeFailure } from './history.ts';
 
 /** A chat message as every peer of the room receives it. */
 export interface ChatMessage {
@@ -9,6 +10,10 @@ export interface ChatMessage {
   message: string;
   /** Milliseconds since the epoch, stamped by the server when it accepted the message. */
   ts: number;
+  /** Position in the room: one more than the room's previous message. */
+  seq: number;
+  /** The server process's random id; a seq means something only with its epoch. */
+  epoch: string;
 }
 
 /** Events the server sends. Room events are fanned out; the others go to one connection. */
@@ -17,12 +22,15 @@ export type ServerEvent =
   | { type: 'update-peers'; data: string[] }
   | { type: 'peer-joined'; data: string }
   | { type: 'peer-left'; data: string }
-  | { type: 'message'; data: ChatMessage }
+  | { type: 'message'; data: ChatMessage | (ChatMessage & { history: true }) }
+  | { type: 'session'; data: { token: string } }
+  | { type: 'synced'; data: { epoch: string; seq: number; recovered?: boolean; reason?: ResumeFailure } }
+  | { type: 'ack'; data: { id: string; seq: number } }
   | { type: 'pong'; data: null }
   | { type: 'error'; data: ProtocolError };
 
 /** Events a client may send, after validation. */
-export type ClientEvent = { type: 'message'; data: string } | { type: 'ping' };
+export type ClientEvent = { type: 'message'; data: string; id?: string } | { type: 'ping' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
 export const CLIENT_TYPES = ['message', 'ping'] as const;
@@ -35,6 +43,8 @@ export interface ParseLimits {
 }
 
 const LEADING_SPACE = /^\s*/;
+const MAX_ID_LENGTH = 64;
+const MESSAGE_ID = /^[\x21-\x7e]{1,64}$/;
 // Control characters other than tab and line breaks, invisible bidi controls that can make a
 // message read differently from what it says, and UTF-16 halves without their other half (they
 // cannot be encoded as UTF-8, so every recipient would see something else).
@@ -59,8 +69,13 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
     return fail('bad-envelope', 'expected an object with a string "type", like {"type":"message","data":"hello"}');
   }
   switch (value.type) {
-    case 'message':
-      return parseMessage(value.data, limits);
+    case 'message': {
+      if (value.id !== undefined && !isMessageId(value.id)) {
+        return fail('bad-id', `"id" must be a string of 1 to ${MAX_ID_LENGTH} printable ASCII characters, got ${describe(value.id)}`);
+      }
+      const parsed = parseMessage(value.data, limits);
+      return parsed.ok && value.id !== undefined ? { ok: true, event: { ...parsed.event, id: value.id } as ClientEvent } : parsed;
+    }
     case 'ping':
       return { ok: true, event: { type: 'ping' } };
     default:
@@ -89,6 +104,27 @@ function parseMessage(data: unknown, limits: ParseLimits): ParseResult {
 /** Serializes a server event; the result is sent as one text frame. */
 export function encodeEvent(event: ServerEvent): string {
   return JSON.stringify(event);
+}
+
+function isMessageId(value: unknown): value is string {
+  return typeof value === 'string' && MESSAGE_ID.test(value);
+}
+
+/**
+ * Reads a resume request from the upgrade URL's query (`epoch`, `lastSeq`, `token`). A position
+ * that is present but unreadable is 'malformed', so the client is told instead of silently
+ * getting a fresh start.
+ */
+export function parseResume(query: string): { since: Position | 'malformed' | undefined; token: string | undefined } {
+  const params = new URLSearchParams(query);
+  const epoch = params.get('epoch');
+  const lastSeq = params.get('lastSeq');
+  const token = params.get('token') ?? undefined;
+  if (epoch === null && lastSeq === null) return { since: undefined, token };
+  if (epoch === null || lastSeq === null || !/^[0-9a-f]{1,64}$/.test(epoch) || !/^\d{1,15}$/.test(lastSeq)) {
+    return { since: 'malformed', token };
+  }
+  return { since: { epoch, seq: Number(lastSeq) }, token };
 }
 
 function fail(code: ProtocolError['code'], message: string): ParseResult {

@@ -15,6 +15,7 @@ import { CLOSE, REFUSE, type Refusal } from './errors.ts';
 import { Hub } from './hub.ts';
 import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
+import { Sessions } from './sessions.ts';
 import { WriteBatch } from './write-batch.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
@@ -41,10 +42,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
   const startedAt = now();
   const hub = new Hub();
-  const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), random });
+  const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), historySize: config.historySize, random });
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
-  const context = { hub, writes: new WriteBatch(), engine, config, now, random, log };
+  const sessions = new Sessions({ graceMs: config.graceMs, dedupeWindowMs: config.dedupeWindowMs, now });
+  const context = { hub, writes: new WriteBatch(), sessions, engine, config, now, random, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -106,7 +108,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     // The raw socket closes however the handshake ends, so the slot is always given back.
     socket.once('close', () => caps.release(ip));
-    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, socket, context));
+    const query = req.url?.split('?')[1] ?? '';
+    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, socket, query, context));
   });
 
   http.listen(config.port, config.host);
@@ -126,6 +129,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return once(ws, 'close');
     });
     await Promise.all(closed);
+    sessions.clear();
     const stopped = once(http, 'close');
     http.close();
     http.closeAllConnections();

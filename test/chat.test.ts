@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as connectTcp } from 'node:net';
 import { describe, test } from 'node:test';
-import { connect, join, nextMessage, startTestServer, type TestClient } from './helpers.ts';
+import { connect, join, nextMessage, said, startTestServer, type TestClient } from './helpers.ts';
 import { clientFrame, OPCODE, parseServerFrames, upgradeRequest } from './raw-frames.ts';
 
 const NOW = 1_763_800_000_000;
@@ -18,8 +18,9 @@ async function roundTrip(client: TestClient): Promise<void> {
   await nextMessage(client, text);
 }
 
+// graceMs 0: a closed connection leaves at once (reconnect grace has tests of its own).
 describe('greeting and presence', async () => {
-  const server = await startTestServer({ maxConnectionsPerIp: 500 });
+  const server = await startTestServer({ maxConnectionsPerIp: 500, graceMs: 0 });
 
   test('a new peer gets name-generated, then update-peers listing everyone with itself', async () => {
     const a = await join(server);
@@ -38,11 +39,11 @@ describe('greeting and presence', async () => {
     // A learns of B by a diff, and is never sent the whole list again.
     assert.deepEqual(await a.client.next(), { type: 'peer-joined', data: first.data });
     await roundTrip(a.client);
-    assert.deepEqual(a.client.received.map((e) => e.type), ['name-generated', 'update-peers', 'peer-joined', 'message']);
+    assert.deepEqual(a.client.received.map((e) => e.type), ['name-generated', 'update-peers', 'session', 'synced', 'peer-joined', 'message']);
 
     // B is not told about its own arrival.
     await roundTrip(b);
-    assert.deepEqual(b.received.map((e) => e.type), ['name-generated', 'update-peers', 'message', 'message']);
+    assert.deepEqual(b.received.map((e) => e.type), ['name-generated', 'update-peers', 'session', 'synced', 'message', 'message']);
 
     await b.close();
     assert.deepEqual(await a.client.nextOfType('peer-left'), { type: 'peer-left', data: first.data });
@@ -69,10 +70,7 @@ describe('messages', async () => {
     const [sender] = peers;
     sender!.client.send({ type: 'message', data: '  hello, room  ' });
     for (const peer of peers) {
-      assert.deepEqual(await peer.client.nextOfType('message'), {
-        type: 'message',
-        data: { sender: sender!.name, message: 'hello, room', ts: NOW },
-      });
+      assert.deepEqual(said(await peer.client.nextOfType('message')), { sender: sender!.name, message: 'hello, room', ts: NOW });
     }
     await Promise.all(peers.map((p) => p.client.close()));
   });
@@ -80,7 +78,7 @@ describe('messages', async () => {
   test('a text frame that is not JSON is the text of a message; JSON may follow leading spaces', async () => {
     const { client, name } = await join(server);
     client.send('just typing in a terminal');
-    assert.deepEqual((await client.next()).data, { sender: name, message: 'just typing in a terminal', ts: NOW });
+    assert.deepEqual(said(await client.next()), { sender: name, message: 'just typing in a terminal', ts: NOW });
     client.send('  \n {"type":"message","data":"indented json"}');
     assert.equal((await client.next()).data.message, 'indented json');
     client.send('[1, 2]');
@@ -114,7 +112,7 @@ describe('raw bytes', async () => {
 
   test('a frame sent in the same packet as the upgrade is handled after the greeting, not lost', async () => {
     const socket = connectTcp(server.port, '127.0.0.1');
-    socket.setTimeout(3000, () => socket.destroy(new Error('the server sent fewer than three frames')));
+    socket.setTimeout(3000, () => socket.destroy(new Error('the server sent fewer than five frames')));
     await once(socket, 'connect');
     socket.write(Buffer.concat([Buffer.from(upgradeRequest()), clientFrame(OPCODE.text, 'first words')]));
     let bytes = Buffer.alloc(0);
@@ -124,18 +122,18 @@ describe('raw bytes', async () => {
       const headerEnd = bytes.indexOf('\r\n\r\n');
       if (headerEnd === -1) continue;
       const { frames } = parseServerFrames(bytes.subarray(headerEnd + 4));
-      if (frames.length < 3) continue;
+      if (frames.length < 5) continue;
       events.push(...frames.map((f) => JSON.parse(f.payload.toString())));
       break;
     }
     socket.destroy();
-    assert.deepEqual(events.map((e) => e.type), ['name-generated', 'update-peers', 'message']);
-    assert.deepEqual(events[2]!.data, { sender: events[0]!.data, message: 'first words', ts: NOW });
+    assert.deepEqual(events.map((e) => e.type), ['name-generated', 'update-peers', 'session', 'synced', 'message']);
+    assert.deepEqual(said(events[4]!), { sender: events[0]!.data, message: 'first words', ts: NOW });
   });
 });
 
 describe('bad input', async () => {
-  const server = await startTestServer({}, { now: () => NOW });
+  const server = await startTestServer({ graceMs: 0 }, { now: () => NOW });
 
   const cases: Array<[string, string, RegExp]> = [
     ['{"type":"message","data":', 'bad-json', /invalid JSON/],
@@ -165,8 +163,10 @@ describe('bad input', async () => {
       assert.match(event.data.message, message, `for ${frame}`);
     }
     offender.client.send('still here');
-    assert.deepEqual((await offender.client.next()).data, { sender: offender.name, message: 'still here', ts: NOW });
-    assert.deepEqual(await bystander.client.next(), { type: 'message', data: { sender: offender.name, message: 'still here', ts: NOW } });
+    assert.deepEqual(said(await offender.client.next()), { sender: offender.name, message: 'still here', ts: NOW });
+    const heard = await bystander.client.next();
+    assert.equal(heard.type, 'message');
+    assert.deepEqual(said(heard), { sender: offender.name, message: 'still here', ts: NOW });
     assert.equal(({} as Record<string, unknown>).type, undefined, 'no prototype was polluted');
   });
 

@@ -181,8 +181,8 @@ describe('slow consumers', async () => {
 });
 
 describe('dead connections', async () => {
-  test('a peer that stops answering pings is cut off and everyone sees it leave; live peers stay', async () => {
-    const server = await startTestServer({ heartbeatMs: 200 });
+  test('a peer that stops answering pings is cut off and, after the grace period, everyone sees it leave; live peers stay', async () => {
+    const server = await startTestServer({ heartbeatMs: 200, graceMs: 100 });
     const watcher = await join(server);
     const dead = await openRawPeer(server.port);
     const deadName = JSON.parse((await dead.nextFrame()).payload.toString()).data as string;

@@ -98,15 +98,39 @@ export async function connect(server: ChatServer, path = '/ws'): Promise<TestCli
   };
 }
 
-/** Connects and takes the two greeting events; returns the client with its name and peer list. */
-export async function join(server: ChatServer): Promise<{ client: TestClient; name: string; peers: string[] }> {
-  const client = await connect(server);
+export interface Joined {
+  client: TestClient;
+  name: string;
+  peers: string[];
+  token: string;
+  /** The `synced` event's data: the room's position, and how a resume went. */
+  synced: { epoch: string; seq: number; recovered?: boolean; reason?: string };
+  /** The messages replayed before `synced`. */
+  history: any[];
+}
+
+/** Connects and takes the greeting: name, peers, session, replayed history, synced. */
+export async function join(server: ChatServer, path = '/ws'): Promise<Joined> {
+  const client = await connect(server, path);
   const named = await client.next();
   const peers = await client.next();
-  if (named.type !== 'name-generated' || peers.type !== 'update-peers') {
-    throw new Error(`unexpected greeting: ${JSON.stringify([named, peers])}`);
+  const session = await client.next();
+  if (named.type !== 'name-generated' || peers.type !== 'update-peers' || session.type !== 'session') {
+    throw new Error(`unexpected greeting: ${JSON.stringify([named, peers, session])}`);
   }
-  return { client, name: named.data, peers: peers.data };
+  const history = [];
+  for (;;) {
+    const event = await client.next();
+    if (event.type === 'synced') return { client, name: named.data, peers: peers.data, token: session.data.token, synced: event.data, history };
+    if (event.type !== 'message' || event.data.history !== true) throw new Error(`unexpected event before synced: ${JSON.stringify(event)}`);
+    history.push(event.data);
+  }
+}
+
+/** The fields of a message a person reads: who, what, when. */
+export function said(event: WireEvent): { sender: string; message: string; ts: number } {
+  const { sender, message, ts } = event.data;
+  return { sender, message, ts };
 }
 
 /** Skips events until the chat message with exactly this text arrives, and returns it. */

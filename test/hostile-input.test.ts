@@ -145,6 +145,7 @@ test(`the server survives ${ENVELOPES.length + RAW.length + HANDSHAKES.length} h
     assert.equal(child.exitCode, null, `the server process died after: ${after}`);
     const text = `check ${++checks}`;
     const fresh = await openClient();
+    await fresh.nextOfType('synced');
     fresh.ws.send(text);
     assert.equal((await fresh.nextOfType('message')).data.message, text, after);
     const heard = await bystander.nextOfType('message');

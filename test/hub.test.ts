@@ -11,14 +11,14 @@ test('a broadcast is serialized once: every recipient is handed the same bytes',
   const hub = new Hub();
   const peers = ['a', 'b', 'c'].map((n) => fakePeer(n));
   for (const peer of peers) hub.add(peer);
-  hub.dispatch('lobby', { type: 'message', data: { sender: 'a', message: 'hi', ts: 1 } });
+  hub.dispatch('lobby', { type: 'message', data: { sender: 'a', message: 'hi', ts: 1, seq: 1, epoch: 'e' } });
   const [first] = peers[0]!.frames;
   assert.ok(Buffer.isBuffer(first));
   for (const peer of peers) {
     assert.equal(peer.frames.length, 1);
     assert.equal(peer.frames[0], first, 'the same Buffer object, not an equal copy');
   }
-  assert.deepEqual(JSON.parse(first.toString()), { type: 'message', data: { sender: 'a', message: 'hi', ts: 1 } });
+  assert.deepEqual(JSON.parse(first.toString()), { type: 'message', data: { sender: 'a', message: 'hi', ts: 1, seq: 1, epoch: 'e' } });
 });
 
 test('rooms are separate, and a peer is not told of its own arrival', () => {
