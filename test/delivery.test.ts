@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatServer } from '../lib/server.ts';
-import { join, type Joined, nextMessage, startTestServer } from './helpers.ts';
+import { join, type Joined, nextMessage, startTestServer, type WireEvent } from './helpers.ts';
 
 /** Sends `count` messages and waits until the sender has them all back; returns their seqs. */
 async function say(peer: Joined, count: number, prefix = 'm'): Promise<number[]> {
@@ -117,7 +117,7 @@ describe('acknowledged sends', async () => {
     const sender = await join(server);
     sender.client.send({ type: 'message', data: 'one', id: 'a' });
     sender.client.send({ type: 'message', data: 'one', id: 'b' });
-    const events = [];
+    const events: WireEvent[] = [];
     for (let i = 0; i < 4; i++) events.push(await sender.client.next());
     const seqOf = (id: string) => events.find((e) => e.type === 'ack' && e.data.id === id)!.data.seq;
     assert.notEqual(seqOf('a'), seqOf('b'));
