@@ -24,7 +24,8 @@ async function screenshot(page: Page, file: string): Promise<void> {
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // One test types 30 lines in a burst, faster than a person: the rate limit is raised by its setting.
-const testConfig = (port: number) => ({ ...defaultConfig(), port, host: '127.0.0.1', rateBurst: 100 });
+// History on join is small, so that a resume (which replays everything missed) can be told from it.
+const testConfig = (port: number) => ({ ...defaultConfig(), port, host: '127.0.0.1', rateBurst: 100, historyOnJoin: 3 });
 
 describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;
@@ -163,6 +164,37 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
     }));
     await Promise.all([page, other.page].map((p) => p.context().close()));
+  });
+
+  test('a new page shows history; a dropped connection resumes with no gap; a reload keeps the name', async () => {
+    const a = await openChat();
+    await a.page.fill('#input', 'said before b came');
+    await a.page.press('#input', 'Enter');
+    await a.page.locator('#messages .msg:not(.pending)', { hasText: 'said before b came' }).waitFor();
+
+    const b = await openChat();
+    await b.page.locator('#messages .msg', { hasText: 'said before b came' }).waitFor();
+
+    // B's connection drops; A says five things before B is back (more than the 3 of history on
+    // join); B's resume brings all five, once each, with no error line.
+    await b.page.evaluate('socket.close()'); // the page's script-level `socket`
+    await a.page.evaluate('for (let i = 0; i < 5; i++) socket.send(JSON.stringify({ type: "message", data: `while b was away ${i}` }))');
+    for (let i = 0; i < 5; i++) {
+      const missed = b.page.locator('#messages .msg', { hasText: `while b was away ${i}` });
+      await missed.waitFor({ timeout: 10_000 });
+      assert.equal(await missed.count(), 1);
+    }
+    assert.equal(await b.page.locator('#messages .note.error', { hasText: 'could not be recovered' }).count(), 0);
+    await b.page.locator('#status', { hasText: 'Connected' }).waitFor();
+    assert.equal(await b.page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent(), b.name);
+
+    // A reload within the grace period keeps the name, and A never sees B leave.
+    await b.page.reload();
+    await b.page.locator('#status', { hasText: 'Connected' }).waitFor();
+    await b.page.locator('#peers li', { hasText: '(you)' }).waitFor();
+    assert.equal(await b.page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent(), b.name);
+    assert.equal(await a.page.locator('#messages .note', { hasText: `${b.name} left` }).count(), 0);
+    await Promise.all([a, b].map(({ page }) => page.context().close()));
   });
 
   test('when the server goes away the page says so, queues what is typed, and delivers it once when the server is back', async () => {
