@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RoomHistory } from '../lib/history.ts';
+import { Sessions } from '../lib/sessions.ts';
+
+test('a message id is remembered for the dedupe window and then forgotten', async () => {
+  let now = 0;
+  const sessions = new Sessions({ graceMs: 0, dedupeWindowMs: 1000, now: () => now });
+  const session = sessions.create('lobby', 'red-cat');
+  sessions.remember(session, 'a', Promise.resolve(7));
+  assert.equal(await sessions.seqOf(session, 'a'), 7);
+  now = 1000;
+  assert.equal(await sessions.seqOf(session, 'a'), 7, 'still inside the window');
+  now = 1001;
+  assert.equal(sessions.seqOf(session, 'a'), undefined, 'outside the window a retry counts as new');
+  sessions.remember(session, 'b', Promise.resolve(8));
+  assert.equal(session.sent.has('a'), false, 'old ids are pruned, so memory stays bounded');
+});
+
+test('a session ends after the grace period unless a connection takes it back', async () => {
+  const sessions = new Sessions({ graceMs: 50, dedupeWindowMs: 1000, now: Date.now });
+  const ended: string[] = [];
+  const kept = sessions.create('lobby', 'kept');
+  sessions.detach(kept, () => ended.push('kept'));
+  assert.equal(sessions.resume(kept.token), kept);
+  const gone = sessions.create('lobby', 'gone');
+  sessions.detach(gone, () => ended.push('gone'));
+  await sleep(80);
+  assert.deepEqual(ended, ['gone']);
+  assert.equal(sessions.resume(gone.token), undefined);
+  const kicked = sessions.create('lobby', 'kicked');
+  sessions.detach(kicked, () => ended.push('kicked'), true);
+  assert.deepEqual(ended, ['gone', 'kicked'], 'a kick ends the session at once');
+});
+
+test('history numbers without gaps and keeps only its capacity', () => {
+  const history = new RoomHistory(3);
+  for (const text of ['a', 'b', 'c', 'd']) history.append({ sender: 's', message: text, ts: 0, epoch: 'e' });
+  assert.equal(history.seq, 4);
+  assert.deepEqual(history.replay('e', undefined, 10).messages.map((m) => [m.seq, m.message]), [[2, 'b'], [3, 'c'], [4, 'd']]);
+  assert.deepEqual(history.replay('e', { epoch: 'e', seq: 1 }, 0).messages.map((m) => m.seq), [2, 3, 4]);
+  assert.equal(history.replay('e', { epoch: 'e', seq: 0 }, 0).reason, 'too-old');
+  assert.equal(history.replay('e', undefined, 0).messages.length, 0, 'history on join can be off');
+});
