@@ -43,6 +43,8 @@ export function acceptConnection(socket: WebSocket, raw: Writable, query: string
   let peer: Peer | undefined;
   let hasLeft = false;
   let isDetached = false;
+  // Raised by the size of a replay until the reader has worked its way back under the limit.
+  let bufferLimit = config.maxBufferedBytes;
 
   /**
    * Writes one text frame. Every frame to this peer passes here, broadcasts included, so that the
@@ -51,10 +53,17 @@ export function acceptConnection(socket: WebSocket, raw: Writable, query: string
    */
   function send(frame: string | Buffer): void {
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > config.maxBufferedBytes) {
+    const buffered = socket.bufferedAmount;
+    if (buffered > bufferLimit) {
       kick(CLOSE.slow);
       return;
     }
+    if (buffered <= config.maxBufferedBytes) bufferLimit = config.maxBufferedBytes;
+    write(frame);
+  }
+
+  /** Writes without the slow-reader check: only for the replay, whose size history bounds. */
+  function write(frame: string | Buffer): void {
     writes.hold(raw);
     socket.send(frame, { binary: false });
   }
@@ -159,7 +168,10 @@ export function acceptConnection(socket: WebSocket, raw: Writable, query: string
     send(encodeEvent({ type: 'name-generated', data: session.name }));
     send(encodeEvent({ type: 'update-peers', data: peers }));
     send(encodeEvent({ type: 'session', data: { token: session.token } }));
-    for (const message of replay.messages) send(encodeEvent({ type: 'message', data: { ...message, history: true } }));
+    // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
+    // in full, so it is not policed. Live frames behind it are.
+    for (const message of replay.messages) write(encodeEvent({ type: 'message', data: { ...message, history: true } }));
+    bufferLimit = config.maxBufferedBytes + socket.bufferedAmount;
     const { messages, ...position } = replay;
     send(encodeEvent({ type: 'synced', data: position }));
     socket.resume();

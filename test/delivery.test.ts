@@ -92,6 +92,20 @@ describe('the recovery matrix', async () => {
   });
 });
 
+describe('a large replay', async () => {
+  test('a resume bigger than the slow-reader limit arrives whole and the peer stays connected', async () => {
+    const server = await startTestServer({ maxBufferedBytes: 64 * 1024, historySize: 100, rateBurst: 1000 });
+    const writer = await join(server);
+    const long = 'x'.repeat(1990);
+    await say(writer, 100, long);
+    const peer = await join(server, resumeUrl({ epoch: writer.synced.epoch, lastSeq: 0 }));
+    assert.equal(peer.synced.recovered, true);
+    assert.equal(peer.history.length, 100, 'about 200 KB replayed');
+    writer.client.send('still there?');
+    assert.equal((await nextMessage(peer.client, 'still there?')).data.seq, 101);
+  });
+});
+
 describe('acknowledged sends', async () => {
   const server = await startTestServer();
 
