@@ -101,7 +101,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await a.page.fill('#input', payload);
     await a.page.press('#input', 'Enter');
     for (const { page } of [a, b]) {
-      const shown = page.locator('#messages .msg', { hasText: payload });
+      const shown = page.locator('#messages .msg:not(.pending)', { hasText: payload });
       await shown.waitFor();
       assert.equal(await shown.locator('img').count(), 0);
       assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
