@@ -44,3 +44,14 @@ test("README's two commands are the ones CI runs", () => {
   assert.match(readme, /^npm install && npm test$/m);
   assert.match(read('.ci/run'), /^npm install && npm test$/m);
 });
+
+test('every frame in the websocat session is valid JSON of an event the protocol lists', () => {
+  const session = protocol.slice(protocol.indexOf('## A websocat session'));
+  const frames = session.split('\n').filter((line) => line.startsWith('{"type"'));
+  assert.ok(frames.length >= 10);
+  const events = protocol.slice(protocol.indexOf('### Server to client'), protocol.indexOf('### Client to server'));
+  for (const frame of frames) {
+    const { type } = JSON.parse(frame) as { type: string };
+    assert.ok(events.includes(`| \`${type}\` |`), `${type} is in the server-to-client table`);
+  }
+});
