@@ -223,6 +223,34 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await Promise.all([page, other.page].map((p) => p.context().close()));
   });
 
+  test('messages refused by the rate limit are retried until delivered, even across a reload', async () => {
+    const strict = await startServer({ ...testConfig(0), rateBurst: 2, ratePerSecond: 4, historyOnJoin: 20 }, { log: () => {} });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await page.goto(strict.url.replace('localhost', '127.0.0.1'));
+      await page.locator('#status', { hasText: 'Connected' }).waitFor();
+      for (let i = 0; i < 6; i++) {
+        await page.fill('#input', `burst ${i}`);
+        await page.press('#input', 'Enter');
+      }
+      await page.locator('#messages .note.error', { hasText: 'too many events' }).first().waitFor();
+      const pendingBefore = await page.locator('#messages .msg.pending').count();
+      assert.ok(pendingBefore > 0, 'some messages were still waiting when the tab was reloaded');
+      await page.reload();
+      await page.locator('#status', { hasText: 'Connected' }).waitFor();
+      await page.locator('#messages .msg.pending').first().waitFor({ state: 'detached', timeout: 10_000 });
+      const watcher = await context.newPage();
+      await watcher.goto(strict.url.replace('localhost', '127.0.0.1'));
+      for (let i = 0; i < 6; i++) {
+        assert.equal(await watcher.locator('#messages .msg', { hasText: `burst ${i}` }).count(), 1, `burst ${i} was delivered once`);
+      }
+    } finally {
+      await context.close();
+      await strict.close();
+    }
+  });
+
   test('a server that stops answering is detected by the page, which reconnects when it answers again', async () => {
     const frozen = await spawnServer();
     const context = await browser.newContext();
