@@ -39,9 +39,9 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-/** Opens a WebSocket to the server and queues its events. */
-export async function connect(server: ChatServer, path = '/ws'): Promise<TestClient> {
-  const ws = new WebSocket(wsUrl(server, path));
+/** Opens a WebSocket to the server (or to a ws:// URL) and queues its events. */
+export async function connect(server: ChatServer | string, path = '/ws'): Promise<TestClient> {
+  const ws = new WebSocket(typeof server === 'string' ? server : wsUrl(server, path));
   const received: WireEvent[] = [];
   let taken = 0;
   let wake: (() => void) | undefined;

@@ -3,40 +3,13 @@
 // bystander who was there all along has heard nothing from the offender.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
-import { spawnServer } from './helpers.ts';
+import { connect, spawnServer } from './helpers.ts';
 import { clientFrame, OPCODE, openRawPeer, rawRequest, upgradeRequest } from './raw-frames.ts';
 
 const { child, port } = await spawnServer(['--rate-burst', '1000000', '--rate-per-second', '1000000']);
 const URL = `ws://127.0.0.1:${port}/ws`;
-
-/** Opens a `ws` client and returns a function that resolves with the next event of a given type. */
-async function openClient() {
-  const ws = new WebSocket(URL);
-  const events: Array<{ type: string; data: any }> = [];
-  const waiters: Array<() => void> = [];
-  ws.on('message', (data) => {
-    events.push(JSON.parse(data.toString()));
-    waiters.splice(0).forEach((wake) => wake());
-  });
-  ws.on('error', () => {});
-  await once(ws, 'open');
-  async function nextOfType(type: string): Promise<{ type: string; data: any }> {
-    const deadline = Date.now() + 3000;
-    for (;;) {
-      const index = events.findIndex((event) => event.type === type);
-      if (index !== -1) return events.splice(0, index + 1).pop()!;
-      if (Date.now() > deadline) throw new Error(`no ${type} event; got ${JSON.stringify(events).slice(0, 500)}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-  return { ws, events, nextOfType };
-}
 
 const envelope = (data: string) => `{"type":"message","data":${data}}`;
 const deep = (depth: number) => `{"type":"message","data":${'['.repeat(depth)}${']'.repeat(depth)}}`;
@@ -136,7 +109,7 @@ const HANDSHAKES: Array<[string, string, RegExp]> = [
 ];
 
 test(`the server survives ${ENVELOPES.length + RAW.length + HANDSHAKES.length} hostile inputs and keeps serving everyone`, async () => {
-  const bystander = await openClient();
+  const bystander = await connect(URL);
   const { data: bystanderName } = await bystander.nextOfType('name-generated');
   let checks = 0;
 
@@ -144,9 +117,9 @@ test(`the server survives ${ENVELOPES.length + RAW.length + HANDSHAKES.length} h
   async function assertServing(after: string): Promise<void> {
     assert.equal(child.exitCode, null, `the server process died after: ${after}`);
     const text = `check ${++checks}`;
-    const fresh = await openClient();
+    const fresh = await connect(URL);
     await fresh.nextOfType('synced');
-    fresh.ws.send(text);
+    fresh.send(text);
     assert.equal((await fresh.nextOfType('message')).data.message, text, after);
     const heard = await bystander.nextOfType('message');
     assert.equal(heard.data.message, text, `the bystander heard only well-behaved messages (after: ${after})`);
@@ -154,8 +127,8 @@ test(`the server survives ${ENVELOPES.length + RAW.length + HANDSHAKES.length} h
   }
 
   for (const [frame, code] of ENVELOPES) {
-    const offender = await openClient();
-    offender.ws.send(frame);
+    const offender = await connect(URL);
+    offender.send(frame);
     const error = await offender.nextOfType('error');
     const label = JSON.stringify(frame.slice(0, 60));
     assert.equal(error.data.code, code, label);

@@ -4,32 +4,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { WebSocket } from 'ws';
-import { spawnServer } from './helpers.ts';
+import { connect, spawnServer, type TestClient } from './helpers.ts';
 import { openRawPeer, rawRequest, upgradeRequest } from './raw-frames.ts';
 
 test('SIGTERM: 1001 to every peer after its messages, 503 while draining, exit 0', async () => {
   const { child, port, output } = await spawnServer(['--close-timeout-ms', '1500']);
-  const peers = await Promise.all(
-    Array.from({ length: 5 }, async () => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      const texts: string[] = [];
-      let name = '';
-      ws.on('message', (data) => {
-        const event = JSON.parse(data.toString());
-        if (event.type === 'name-generated') name = event.data;
-        if (event.type === 'message') texts.push(`${event.data.sender}: ${event.data.message}`);
-      });
-      const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-      await once(ws, 'open');
-      return { ws, texts, closed, name: () => name };
-    }),
-  );
+  const peers = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${port}/ws`)));
+  const texts = (peer: TestClient) => peer.received.filter((e) => e.type === 'message').map((e) => `${e.data.sender}: ${e.data.message}`);
   // A peer that never answers a close keeps the drain open for --close-timeout-ms.
   const stubborn = await openRawPeer(port);
   await new Promise((resolve) => setTimeout(resolve, 100));
 
-  for (let i = 0; i < 20; i++) peers[0]!.ws.send(`last words ${i}`);
+  for (let i = 0; i < 20; i++) peers[0]!.send(`last words ${i}`);
   child.kill('SIGTERM');
 
   for (const peer of peers) assert.deepEqual(await peer.closed, { code: 1001, reason: 'server shutting down' });
@@ -42,5 +28,5 @@ test('SIGTERM: 1001 to every peer after its messages, 503 while draining, exit 0
   const [code] = await once(child, 'exit');
   assert.equal(code, 0, output());
   // Whatever the sender saw accepted, everyone received: nothing was lost in the shutdown.
-  for (const peer of peers) assert.deepEqual(peer.texts, peers[0]!.texts);
+  for (const peer of peers) assert.deepEqual(texts(peer), texts(peers[0]!));
 });
