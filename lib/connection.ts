@@ -13,8 +13,6 @@ import { TokenBucket } from './rate-limit.ts';
 import type { Session, Sessions } from './sessions.ts';
 import type { WriteBatch } from './write-batch.ts';
 
-/** The room every connection joins until rooms can be chosen. */
-const DEFAULT_ROOM = 'lobby';
 
 export interface ConnectionContext {
   hub: Hub;
@@ -28,13 +26,12 @@ export interface ConnectionContext {
 }
 
 /**
- * Takes over a freshly upgraded socket; `raw` is the TCP socket under it and `query` the upgrade
- * URL's query (a resume request). Reading is paused until the peer is in the room, so that the
+ * Takes over a freshly upgraded socket for `room`; `raw` is the TCP socket under it and `query`
+ * the upgrade URL's query (a resume request). Reading is paused until the peer is in the room, so that the
  * client first sees its greeting and replay, and nothing it sends is handled before.
  */
-export function acceptConnection(socket: WebSocket, raw: Writable, query: string, context: ConnectionContext): void {
+export function acceptConnection(socket: WebSocket, raw: Writable, room: string, query: string, context: ConnectionContext): void {
   const { hub, writes, sessions, engine, config, now, random, log } = context;
-  const room = DEFAULT_ROOM;
   const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
   // Refusals are counted by a bucket of their own: a client that goes over the limit now and then
   // earns its allowance back, while one that keeps flooding runs out of it and is closed.
@@ -148,7 +145,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, query: string
   // no live message falls between the replay and the first live frame.
   async function enter(): Promise<void> {
     const { since, token } = parseResume(query);
-    const resumed = sessions.resume(token);
+    const resumed = sessions.resume(token, room);
     let peers: string[];
     if (resumed) {
       session = resumed;

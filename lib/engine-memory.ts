@@ -10,24 +10,30 @@ export interface MemoryEngineOptions {
   listener: RoomListener;
   /** Messages kept per room for history and resume. */
   historySize: number;
+  /** How long an empty room (and its history) is kept before it is forgotten, in ms. */
+  roomTtlMs: number;
   random?: () => number;
 }
 
 interface Room {
   names: Set<string>;
   history: RoomHistory;
+  /** Set while the room is empty: when it fires, the room and its history are forgotten. */
+  expiry?: NodeJS.Timeout;
 }
 
 /**
  * Creates an engine that keeps each room in memory. Its epoch is random, so positions from an
  * earlier process (whose history is gone) are recognised as unknown.
  */
-export function createMemoryEngine({ listener, historySize, random = Math.random }: MemoryEngineOptions): Engine {
+export function createMemoryEngine({ listener, historySize, roomTtlMs, random = Math.random }: MemoryEngineOptions): Engine {
   const epoch = randomBytes(8).toString('hex');
   const rooms = new Map<string, Room>();
   const roomOf = (name: string): Room => {
     let room = rooms.get(name);
     if (!room) rooms.set(name, (room = { names: new Set(), history: new RoomHistory(historySize) }));
+    clearTimeout(room.expiry);
+    room.expiry = undefined;
     return room;
   };
   return {
@@ -39,8 +45,13 @@ export function createMemoryEngine({ listener, historySize, random = Math.random
       return { name, peers: [...names] };
     },
     async leave(room: string, name: string): Promise<void> {
-      if (!rooms.get(room)?.names.delete(name)) return;
+      const state = rooms.get(room);
+      if (!state?.names.delete(name)) return;
       listener(room, { type: 'peer-left', data: name });
+      if (state.names.size === 0) state.expiry = setTimeout(() => rooms.delete(room), roomTtlMs).unref();
+    },
+    async rooms() {
+      return [...rooms].map(([room, { names }]) => ({ room, peers: names.size })).sort((a, b) => a.room.localeCompare(b.room));
     },
     async peers(room: string) {
       return [...roomOf(room).names];
@@ -54,6 +65,7 @@ export function createMemoryEngine({ listener, historySize, random = Math.random
       return roomOf(room).history.replay(epoch, since, recent);
     },
     async close(): Promise<void> {
+      for (const room of rooms.values()) clearTimeout(room.expiry);
       rooms.clear();
     },
   };

@@ -24,6 +24,8 @@ export interface Engine {
   join(room: string): Promise<Presence>;
   /** Releases `name` and announces `peer-left`. Leaving twice is harmless. */
   leave(room: string, name: string): Promise<void>;
+  /** Every room that has peers or unexpired history, with how many peers it has. */
+  rooms(): Promise<Array<{ room: string; peers: number }>>;
   /** Everyone in `room` now. */
   peers(room: string): Promise<string[]>;
   /** Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every listener. */

@@ -42,6 +42,7 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /** HTTP answers to an upgrade that will not be served; no WebSocket opens. */
 export const REFUSE = {
+  room: { status: 400, message: 'a room name is 1 to 32 characters of a-z, 0-9 and -, as in /ws?room=dev', retryAfter: undefined },
   path: { status: 404, message: 'WebSocket connections are accepted on /ws only', retryAfter: undefined },
   origin: { status: 403, message: 'this origin may not connect; the server operator can add it with --allowed-origins', retryAfter: undefined },
   shuttingDown: { status: 503, message: 'the server is shutting down; try again shortly', retryAfter: RETRY_AFTER_SECONDS },

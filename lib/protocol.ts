@@ -106,6 +106,16 @@ export function encodeEvent(event: ServerEvent): string {
   return JSON.stringify(event);
 }
 
+/** The room a connection joins when its upgrade URL names none. */
+export const DEFAULT_ROOM = 'lobby';
+const ROOM_NAME = /^[a-z0-9-]{1,32}$/;
+
+/** Reads `room` from the upgrade URL's query: the room's name, or undefined when it is not a valid one. */
+export function parseRoom(query: string): string | undefined {
+  const room = new URLSearchParams(query).get('room') ?? DEFAULT_ROOM;
+  return ROOM_NAME.test(room) ? room : undefined;
+}
+
 function isMessageId(value: unknown): value is string {
   return typeof value === 'string' && MESSAGE_ID.test(value);
 }

@@ -15,6 +15,7 @@ import { CLOSE, REFUSE, type Refusal } from './errors.ts';
 import { Hub } from './hub.ts';
 import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
+import { parseRoom } from './protocol.ts';
 import { Sessions } from './sessions.ts';
 import { WriteBatch } from './write-batch.ts';
 
@@ -42,7 +43,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
   const startedAt = now();
   const hub = new Hub();
-  const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), historySize: config.historySize, random });
+  const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random });
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   const sessions = new Sessions({ graceMs: config.graceMs, dedupeWindowMs: config.dedupeWindowMs, now });
@@ -75,6 +76,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         const health = { status: isShuttingDown ? 'shutting-down' : 'ok', uptimeSeconds: Math.floor((now() - startedAt) / 1000), peers: hub.size };
         res.writeHead(isShuttingDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(JSON.stringify(health));
+      } else if (path === '/rooms') {
+        engine.rooms().then(
+          (rooms) => {
+            res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+            res.end(JSON.stringify(rooms));
+          },
+          () => respond(res, 503, 'the room list is not available right now; try again'),
+        );
       } else if (path === WEBSOCKET_PATH) {
         respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
           Upgrade: 'websocket',
@@ -97,6 +106,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       abortHandshake(socket, REFUSE.origin);
       return;
     }
+    const query = req.url?.split('?')[1] ?? '';
+    const room = parseRoom(query);
+    if (room === undefined) {
+      abortHandshake(socket, REFUSE.room);
+      return;
+    }
     if (isShuttingDown) {
       abortHandshake(socket, REFUSE.shuttingDown);
       return;
@@ -108,8 +123,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     // The raw socket closes however the handshake ends, so the slot is always given back.
     socket.once('close', () => caps.release(ip));
-    const query = req.url?.split('?')[1] ?? '';
-    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, socket, query, context));
+    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, socket, room, query, context));
   });
 
   http.listen(config.port, config.host);

@@ -37,10 +37,10 @@ export class Sessions {
     return session;
   }
 
-  /** Takes a session back by its token (a new connection of it), or returns undefined. */
-  resume(token: string | undefined): Session | undefined {
+  /** Takes a session of `room` back by its token (a new connection of it), or returns undefined. */
+  resume(token: string | undefined, room: string): Session | undefined {
     const session = token === undefined ? undefined : this.#byToken.get(token);
-    if (!session) return undefined;
+    if (!session || session.room !== room) return undefined;
     clearTimeout(session.expiry);
     session.expiry = undefined;
     session.connections++;

@@ -23,12 +23,13 @@ test('a session ends after the grace period unless a connection takes it back', 
   const ended: string[] = [];
   const kept = sessions.create('lobby', 'kept');
   sessions.detach(kept, () => ended.push('kept'));
-  assert.equal(sessions.resume(kept.token), kept);
+  assert.equal(sessions.resume(kept.token, 'dev'), undefined, 'a token is good in its own room only');
+  assert.equal(sessions.resume(kept.token, 'lobby'), kept);
   const gone = sessions.create('lobby', 'gone');
   sessions.detach(gone, () => ended.push('gone'));
   await sleep(80);
   assert.deepEqual(ended, ['gone']);
-  assert.equal(sessions.resume(gone.token), undefined);
+  assert.equal(sessions.resume(gone.token, 'lobby'), undefined);
   const kicked = sessions.create('lobby', 'kicked');
   sessions.detach(kicked, () => ended.push('kicked'), true);
   assert.deepEqual(ended, ['gone', 'kicked'], 'a kick ends the session at once');
