@@ -224,7 +224,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
   });
 
   test('messages refused by the rate limit are retried until delivered, even across a reload', async () => {
-    const strict = await startServer({ ...testConfig(0), rateBurst: 2, ratePerSecond: 4, historyOnJoin: 20 }, { log: () => {} });
+    const strict = await startServer({ ...testConfig(0), rateBurst: 2, ratePerSecond: 1, historyOnJoin: 20 }, { log: () => {} });
     const context = await browser.newContext();
     const page = await context.newPage();
     try {
@@ -249,6 +249,40 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       await context.close();
       await strict.close();
     }
+  });
+
+  test('the room comes from the URL, shows in the title and header, and can be switched', async () => {
+    const a = await openChat();
+    const b = await openChat();
+    await b.page.fill('#room-input', 'dev');
+    await b.page.press('#room-input', 'Enter');
+    await b.page.locator('#room', { hasText: '#dev' }).waitFor();
+    await b.page.locator('#status', { hasText: 'Connected' }).waitFor();
+    await b.page.locator('#peers li', { hasText: '(you)' }).waitFor();
+    assert.equal(await b.page.title(), '#dev · plainchat');
+    assert.match(b.page.url(), /#dev$/);
+    assert.equal(await b.page.locator('#peers li').count(), 1, 'alone in dev');
+
+    await b.page.fill('#input', 'hello dev');
+    await b.page.press('#input', 'Enter');
+    await b.page.locator('#messages .msg:not(.pending)', { hasText: 'hello dev' }).waitFor();
+    await a.page.fill('#input', 'hello lobby');
+    await a.page.press('#input', 'Enter');
+    await a.page.locator('#messages .msg:not(.pending)', { hasText: 'hello lobby' }).waitFor();
+
+    const c = await browser.newContext();
+    const visitor = await c.newPage();
+    await visitor.goto(`${server.url}/#dev`);
+    await visitor.locator('#messages .msg', { hasText: 'hello dev' }).waitFor();
+    assert.equal(await visitor.locator('#messages .msg', { hasText: 'hello lobby' }).count(), 0);
+    assert.equal(await b.page.locator('#messages .msg', { hasText: 'hello lobby' }).count(), 0);
+    assert.equal(await a.page.locator('#messages .msg', { hasText: 'hello dev' }).count(), 0);
+
+    await visitor.goto(`${server.url}/#Bad_Room`);
+    await visitor.reload();
+    await visitor.locator('#messages .note.error', { hasText: 'is not a room name' }).waitFor();
+    assert.equal(await visitor.locator('#room').textContent(), '#lobby');
+    await Promise.all([a.page.context().close(), b.page.context().close(), c.close()]);
   });
 
   test('a server that stops answering is detected by the page, which reconnects when it answers again', async () => {
