@@ -108,6 +108,23 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     });
   }
 
+  /** Takes a new name if nobody in the room has it (ignoring case); everyone is told `peer-renamed`. */
+  function rename(active: Session, to: string): void {
+    const from = active.name;
+    if (to === from) return;
+    engine.rename(room, from, to).then(
+      (isRenamed) => {
+        if (!isRenamed) {
+          send(encodeEvent({ type: 'error', data: { code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` } }));
+          return;
+        }
+        active.name = to;
+        if (peer) peer.name = to;
+      },
+      (err: unknown) => log(`rename failed in ${room}: ${String(err)}`),
+    );
+  }
+
   const stopHeartbeat = startHeartbeat(socket, config.heartbeatMs, random);
   // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket with
   // the RFC code; without a listener the error would crash the process.
@@ -131,6 +148,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     const result = parseClientFrame(data.toString(), config);
     if (!result.ok) send(encodeEvent({ type: 'error', data: result.error }));
     else if (result.event.type === 'ping') send(encodeEvent({ type: 'pong', data: null }));
+    else if (result.event.type === 'rename') rename(session, result.event.data);
     else publish(session, result.event.data, result.event.id);
   });
 

@@ -16,7 +16,8 @@ export interface MemoryEngineOptions {
 }
 
 interface Room {
-  names: Set<string>;
+  /** Name by its lower case: names are unique in a room ignoring case. */
+  names: Map<string, string>;
   history: RoomHistory;
   /** Set while the room is empty: when it fires, the room and its history are forgotten. */
   expiry?: NodeJS.Timeout;
@@ -31,7 +32,7 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
   const rooms = new Map<string, Room>();
   const roomOf = (name: string): Room => {
     let room = rooms.get(name);
-    if (!room) rooms.set(name, (room = { names: new Set(), history: new RoomHistory(historySize) }));
+    if (!room) rooms.set(name, (room = { names: new Map(), history: new RoomHistory(historySize) }));
     clearTimeout(room.expiry);
     room.expiry = undefined;
     return room;
@@ -39,14 +40,15 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
   return {
     async join(room: string): Promise<Presence> {
       const { names } = roomOf(room);
-      const name = generateName((candidate) => names.has(candidate), random);
-      names.add(name);
+      const name = generateName((candidate) => names.has(candidate.toLowerCase()), random);
+      names.set(name.toLowerCase(), name);
       listener(room, { type: 'peer-joined', data: name });
-      return { name, peers: [...names] };
+      return { name, peers: [...names.values()] };
     },
     async leave(room: string, name: string): Promise<void> {
       const state = rooms.get(room);
-      if (!state?.names.delete(name)) return;
+      if (state?.names.get(name.toLowerCase()) !== name) return;
+      state.names.delete(name.toLowerCase());
       listener(room, { type: 'peer-left', data: name });
       if (state.names.size === 0) state.expiry = setTimeout(() => rooms.delete(room), roomTtlMs).unref();
     },
@@ -54,7 +56,16 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
       return [...rooms].map(([room, { names }]) => ({ room, peers: names.size })).sort((a, b) => a.room.localeCompare(b.room));
     },
     async peers(room: string) {
-      return [...roomOf(room).names];
+      return [...roomOf(room).names.values()];
+    },
+    async rename(room, from, to) {
+      const { names } = roomOf(room);
+      const key = to.toLowerCase();
+      if (names.has(key) && key !== from.toLowerCase()) return false;
+      names.delete(from.toLowerCase());
+      names.set(key, to);
+      listener(room, { type: 'peer-renamed', data: { from, to } });
+      return true;
     },
     async publish(room, message) {
       const numbered = roomOf(room).history.append({ ...message, epoch });

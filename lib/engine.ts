@@ -8,6 +8,7 @@ import type { ChatMessage } from './protocol.ts';
 export type RoomEvent =
   | { type: 'peer-joined'; data: string }
   | { type: 'peer-left'; data: string }
+  | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'message'; data: ChatMessage };
 
 /** Receives every event of every room, in each room's order. */
@@ -26,6 +27,8 @@ export interface Engine {
   leave(room: string, name: string): Promise<void>;
   /** Every room that has peers or unexpired history, with how many peers it has. */
   rooms(): Promise<Array<{ room: string; peers: number }>>;
+  /** Renames `from` to `to` and announces `peer-renamed`, or returns false when `to` is taken (ignoring case). */
+  rename(room: string, from: string, to: string): Promise<boolean>;
   /** Everyone in `room` now. */
   peers(room: string): Promise<string[]>;
   /** Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every listener. */

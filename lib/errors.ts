@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   'unknown-type': 'the `type` is not an event a client may send',
   'bad-message': 'the `data` of a `message` is not a non-empty string of text within the length limit',
   'bad-id': 'the `id` of a `message` is not 1 to 64 printable ASCII characters',
+  'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _',
+  'name-taken': 'someone in the room already has that name, ignoring case',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
 } as const;
 

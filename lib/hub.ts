@@ -8,7 +8,8 @@ export interface Peer {
   /** The connection's socket: the registry's key. */
   readonly socket: object;
   readonly room: string;
-  readonly name: string;
+  /** Changes when the peer renames itself. */
+  name: string;
   /** Milliseconds since the epoch when the peer joined. */
   readonly joinedAt: number;
   /** Writes one text frame to the peer; every outgoing frame passes here (see connection.ts). */

@@ -22,6 +22,7 @@ export type ServerEvent =
   | { type: 'update-peers'; data: string[] }
   | { type: 'peer-joined'; data: string }
   | { type: 'peer-left'; data: string }
+  | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'message'; data: ChatMessage | (ChatMessage & { history: true }) }
   | { type: 'session'; data: { token: string } }
   | { type: 'synced'; data: { epoch: string; seq: number; recovered?: boolean; reason?: ResumeFailure } }
@@ -30,10 +31,10 @@ export type ServerEvent =
   | { type: 'error'; data: ProtocolError };
 
 /** Events a client may send, after validation. */
-export type ClientEvent = { type: 'message'; data: string; id?: string } | { type: 'ping' };
+export type ClientEvent = { type: 'message'; data: string; id?: string } | { type: 'rename'; data: string } | { type: 'ping' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'ping'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'ping'] as const;
 
 export type ParseResult = { ok: true; event: ClientEvent } | { ok: false; error: ProtocolError };
 
@@ -76,11 +77,25 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
       const parsed = parseMessage(value.data, limits);
       return parsed.ok && value.id !== undefined ? { ok: true, event: { ...parsed.event, id: value.id } as ClientEvent } : parsed;
     }
+    case 'rename':
+      return parseName(value.data);
     case 'ping':
       return { ok: true, event: { type: 'ping' } };
     default:
       return fail('unknown-type', `unknown type ${JSON.stringify(value.type.slice(0, 64))}; clients may send: ${CLIENT_TYPES.join(', ')}`);
   }
+}
+
+const NICKNAME = /^[\p{L}\p{N} _-]{1,32}$/u;
+
+/** A nickname: 1-32 letters, digits, spaces, `-` and `_` after trimming and Unicode NFC. */
+function parseName(data: unknown): ParseResult {
+  if (typeof data !== 'string') return fail('bad-name', `"data" of a rename must be a string, got ${describe(data)}`);
+  const name = data.normalize('NFC').trim();
+  if (!NICKNAME.test(name) || [...name].length > 32) {
+    return fail('bad-name', 'a name is 1 to 32 letters, digits, spaces, - and _');
+  }
+  return { ok: true, event: { type: 'rename', data: name } };
 }
 
 function parseMessage(data: unknown, limits: ParseLimits): ParseResult {

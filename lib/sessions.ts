@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 export interface Session {
   readonly token: string;
   readonly room: string;
-  readonly name: string;
+  name: string;
   /** Message id -> the seq it was given (a promise while it is being published) and when. */
   readonly sent: Map<string, { seq: Promise<number>; at: number }>;
   /** Open connections using this session. */
