@@ -8,7 +8,7 @@ import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo } from './errors.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
-import { encodeEvent, parseClientFrame, parseResume } from './protocol.ts';
+import { encodeEvent, HELP, parseClientFrame, parseResume } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Session, Sessions } from './sessions.ts';
 import type { WriteBatch } from './write-batch.ts';
@@ -125,6 +125,18 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     );
   }
 
+  /** Sends to one peer of this room (every connection of it) and, as confirmation, to the sender. Never in history. */
+  function direct(active: Session, to: string, message: string): void {
+    const targets = hub.named(room, to);
+    if (targets.length === 0) {
+      send(encodeEvent({ type: 'error', data: { code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` } }));
+      return;
+    }
+    const frame = Buffer.from(encodeEvent({ type: 'direct-message', data: { from: active.name, to: targets[0]!.name, message, ts: now() } }));
+    for (const target of targets) target.send(frame);
+    if (!targets.includes(peer!)) send(frame);
+  }
+
   const stopHeartbeat = startHeartbeat(socket, config.heartbeatMs, random);
   // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket with
   // the RFC code; without a listener the error would crash the process.
@@ -149,6 +161,9 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     if (!result.ok) send(encodeEvent({ type: 'error', data: result.error }));
     else if (result.event.type === 'ping') send(encodeEvent({ type: 'pong', data: null }));
     else if (result.event.type === 'rename') rename(session, result.event.data);
+    else if (result.event.type === 'direct-message') direct(session, result.event.data.to, result.event.data.message);
+    else if (result.event.type === 'who') void engine.peers(room).then((names) => send(encodeEvent({ type: 'update-peers', data: names })));
+    else if (result.event.type === 'help') send(encodeEvent({ type: 'help', data: HELP }));
     else publish(session, result.event.data, result.event.id);
   });
 

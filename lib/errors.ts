@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   'bad-id': 'the `id` of a `message` is not 1 to 64 printable ASCII characters',
   'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _',
   'name-taken': 'someone in the room already has that name, ignoring case',
+  'unknown-recipient': 'nobody of that name is in the room (direct messages reach only peers online in your room)',
+  'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
 } as const;
 

@@ -34,6 +34,12 @@ export class Hub {
     if (room?.delete(peer) && room.size === 0) this.#rooms.delete(peer.room);
   }
 
+  /** The local peers of `room` called `name`, ignoring case (one per connection of that session). */
+  named(roomName: string, name: string): Peer[] {
+    const key = name.toLowerCase();
+    return [...(this.#rooms.get(roomName) ?? [])].filter((peer) => peer.name.toLowerCase() === key);
+  }
+
   get size(): number {
     return this.#bySocket.size;
   }

@@ -27,14 +27,33 @@ export type ServerEvent =
   | { type: 'session'; data: { token: string } }
   | { type: 'synced'; data: { epoch: string; seq: number; recovered?: boolean; reason?: ResumeFailure } }
   | { type: 'ack'; data: { id: string; seq: number } }
+  | { type: 'direct-message'; data: { from: string; to: string; message: string; ts: number } }
+  | { type: 'help'; data: string }
   | { type: 'pong'; data: null }
   | { type: 'error'; data: ProtocolError };
 
 /** Events a client may send, after validation. */
-export type ClientEvent = { type: 'message'; data: string; id?: string } | { type: 'rename'; data: string } | { type: 'ping' };
+export type ClientEvent =
+  | { type: 'message'; data: string; id?: string }
+  | { type: 'rename'; data: string }
+  | { type: 'direct-message'; data: { to: string; message: string } }
+  | { type: 'who' }
+  | { type: 'help' }
+  | { type: 'ping' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'ping'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'ping'] as const;
+
+/** What `/help` answers: the commands a terminal user can type, and the JSON events behind them. */
+export const HELP = [
+  'Type a line to say it to the room. Commands:',
+  '  /nick <name>           take a new name (JSON: {"type":"rename","data":"<name>"})',
+  '  /msg <name> <text>     say <text> to <name> only; quote a name with spaces: /msg "Ada L" hi',
+  '                         (JSON: {"type":"direct-message","data":{"to":"<name>","message":"<text>"}})',
+  '  /who                   list who is in the room (answered with update-peers)',
+  '  /help                  this text',
+  'Other JSON events: {"type":"message","data":"<text>","id":"<optional id>"}, {"type":"ping"}.',
+].join('\n');
 
 export type ParseResult = { ok: true; event: ClientEvent } | { ok: false; error: ProtocolError };
 
@@ -59,6 +78,7 @@ const FORBIDDEN_CHAR =
  */
 export function parseClientFrame(text: string, limits: ParseLimits): ParseResult {
   const start = LEADING_SPACE.exec(text)?.[0].length ?? 0;
+  if (text[start] === '/') return parseCommand(text.slice(start + 1), limits);
   if (text[start] !== '{') return parseMessage(text, limits);
   let value: unknown;
   try {
@@ -79,11 +99,47 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
     }
     case 'rename':
       return parseName(value.data);
+    case 'direct-message': {
+      const data = value.data;
+      if (!isRecord(data) || typeof data.to !== 'string') {
+        return fail('bad-message', '"data" of a direct-message must be {"to":"<name>","message":"<text>"}');
+      }
+      return parseDirect(data.to, data.message, limits);
+    }
     case 'ping':
       return { ok: true, event: { type: 'ping' } };
     default:
       return fail('unknown-type', `unknown type ${JSON.stringify(value.type.slice(0, 64))}; clients may send: ${CLIENT_TYPES.join(', ')}`);
   }
+}
+
+ /** A plain-text line starting with `/`: a command for terminal users. */
+function parseCommand(line: string, limits: ParseLimits): ParseResult {
+  const [, command = '', rest = ''] = /^(\S*)\s*([\s\S]*)$/.exec(line) ?? [];
+  switch (command) {
+    case 'nick':
+      return parseName(rest);
+    case 'msg': {
+      const quoted = /^"([^"]*)"\s*([\s\S]*)$/.exec(rest);
+      const [, to = '', text = ''] = quoted ?? /^(\S*)\s*([\s\S]*)$/.exec(rest) ?? [];
+      if (!to) return fail('unknown-command', 'usage: /msg <name> <text>; see /help');
+      return parseDirect(to, text, limits);
+    }
+    case 'who':
+      return { ok: true, event: { type: 'who' } };
+    case 'help':
+      return { ok: true, event: { type: 'help' } };
+    default:
+      return fail('unknown-command', `unknown command /${command.slice(0, 32)}; type /help for the list`);
+  }
+}
+
+function parseDirect(to: string, message: unknown, limits: ParseLimits): ParseResult {
+  const name = to.normalize('NFC').trim();
+  if (!NICKNAME.test(name)) return fail('unknown-recipient', `nobody called ${JSON.stringify(name.slice(0, 40))} is in this room`);
+  const parsed = parseMessage(message, limits);
+  if (!parsed.ok || parsed.event.type !== 'message') return parsed;
+  return { ok: true, event: { type: 'direct-message', data: { to: name, message: parsed.event.data } } };
 }
 
 const NICKNAME = /^[\p{L}\p{N} _-]{1,32}$/u;

@@ -285,6 +285,22 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await Promise.all([a.page.context().close(), b.page.context().close(), c.close()]);
   });
 
+  test('the page takes commands: /nick renames for everyone, /msg shows a direct message to the two only', async () => {
+    const a = await openChat();
+    const b = await openChat();
+    await b.page.fill('#input', '/nick Bee Keeper');
+    await b.page.press('#input', 'Enter');
+    await a.page.locator('#peers li', { hasText: 'Bee Keeper' }).waitFor();
+    await a.page.locator('#messages .note', { hasText: `${b.name} is now Bee Keeper` }).waitFor();
+    await b.page.locator('#peers li', { hasText: '(you)' }).filter({ hasText: 'Bee Keeper' }).waitFor();
+    await a.page.fill('#input', '/msg "Bee Keeper" psst');
+    await a.page.press('#input', 'Enter');
+    await b.page.locator('#messages .msg.direct', { hasText: `${a.name} (direct): psst` }).waitFor();
+    await a.page.locator('#messages .msg.direct', { hasText: 'to Bee Keeper: psst' }).waitFor();
+    assert.equal(await a.page.locator('#messages .msg', { hasText: '/msg' }).count(), 0, 'the command itself is not said to the room');
+    await Promise.all([a, b].map(({ page }) => page.context().close()));
+  });
+
   test('a server that stops answering is detected by the page, which reconnects when it answers again', async () => {
     const frozen = await spawnServer();
     const context = await browser.newContext();

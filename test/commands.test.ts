@@ -1,0 +1,71 @@
+// Direct messages and the commands a terminal user types as plain text.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { join, nextMessage, startTestServer } from './helpers.ts';
+
+describe('direct messages', async () => {
+  const server = await startTestServer({ graceMs: 0 });
+
+  test('only the recipient and the sender receive it; a third peer hears nothing; it is never history', async () => {
+    const [a, b, c] = await Promise.all([join(server), join(server), join(server)]);
+    a.client.send({ type: 'direct-message', data: { to: b.name, message: 'just for you' } });
+    const expected = { from: a.name, to: b.name, message: 'just for you' };
+    const got = await b.client.nextOfType('direct-message');
+    assert.deepEqual({ ...got.data, ts: undefined }, { ...expected, ts: undefined });
+    assert.equal(typeof got.data.ts, 'number');
+    assert.deepEqual((await a.client.nextOfType('direct-message')).data, got.data, 'the sender gets the same as confirmation');
+    a.client.send('marker');
+    await nextMessage(c!.client, 'marker');
+    assert.ok(!JSON.stringify(c!.client.received).includes('just for you'), 'the third peer received nothing');
+    const late = await join(server);
+    assert.ok(!JSON.stringify(late.history).includes('just for you'), 'not in history');
+    assert.equal((await nextMessage(a.client, 'marker')).data.seq, late.synced.seq, 'and it took no seq');
+  });
+
+  test('an unknown recipient, or one in another room, gets unknown-recipient', async () => {
+    const a = await join(server);
+    const elsewhere = await join(server, '/ws?room=elsewhere');
+    for (const to of ['nobody-here', elsewhere.name]) {
+      a.client.send({ type: 'direct-message', data: { to, message: 'hello?' } });
+      const error = await a.client.nextOfType('error');
+      assert.equal(error.data.code, 'unknown-recipient', to);
+    }
+    for (const data of ['b', { to: 5, message: 'x' }, { to: elsewhere.name }]) {
+      a.client.send({ type: 'direct-message', data });
+      assert.equal((await a.client.nextOfType('error')).data.code, 'bad-message', JSON.stringify(data));
+    }
+  });
+});
+
+describe('commands from plain-text frames', async () => {
+  const server = await startTestServer({ graceMs: 0 });
+
+  test('/nick renames, /msg sends a direct message (quoted names too), /who lists the room', async () => {
+    const a = await join(server);
+    const b = await join(server);
+    a.client.send('/nick Ada Lovelace');
+    assert.equal((await b.client.nextOfType('peer-renamed')).data.to, 'Ada Lovelace');
+    b.client.send('/msg "Ada Lovelace" hi Ada');
+    assert.equal((await a.client.nextOfType('direct-message')).data.message, 'hi Ada');
+    assert.equal((await b.client.nextOfType('direct-message')).data.to, 'Ada Lovelace', "the sender's confirmation");
+    a.client.send(`/msg ${b.name} hi back`);
+    assert.deepEqual((await b.client.nextOfType('direct-message')).data, (await a.client.nextOfType('direct-message')).data);
+    assert.equal((await b.client.received.filter((e) => e.type === 'direct-message').at(-1))!.data.from, 'Ada Lovelace');
+    b.client.send('/who');
+    assert.deepEqual(new Set((await b.client.nextOfType('update-peers')).data), new Set(['Ada Lovelace', b.name]));
+  });
+
+  test('/help lists the commands and the JSON events; an unknown command points to /help', async () => {
+    const a = await join(server);
+    a.client.send('/help');
+    const help = (await a.client.nextOfType('help')).data as string;
+    for (const part of ['/nick', '/msg', '/who', '/help', '"type":"rename"', '"type":"direct-message"', '"type":"message"']) assert.ok(help.includes(part), part);
+    a.client.send('/dance now');
+    const error = await a.client.nextOfType('error');
+    assert.equal(error.data.code, 'unknown-command');
+    assert.match(error.data.message, /unknown command \/dance; type \/help/);
+    a.client.send('/msg');
+    assert.equal((await a.client.nextOfType('error')).data.code, 'unknown-command');
+  });
+});
