@@ -40,6 +40,8 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
   let peer: Peer | undefined;
   let hasLeft = false;
   let isDetached = false;
+  let isTyping = false;
+  let typingTimer: NodeJS.Timeout | undefined;
   // Raised by the size of a replay until the reader has worked its way back under the limit.
   let bufferLimit = config.maxBufferedBytes;
 
@@ -70,6 +72,8 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
    * reconnect with its token is seamless; a kick ends the session at once.
    */
   function leave(immediately = false): void {
+    if (session && isTyping) setTyping(session, false);
+    clearTimeout(typingTimer);
     hasLeft = true;
     if (peer) hub.remove(peer);
     const ended = session;
@@ -125,6 +129,15 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     );
   }
 
+  /** Tells the room this peer is typing, or has stopped; the state lapses after `typingMs`. */
+  function setTyping(active: Session, typing: boolean): void {
+    clearTimeout(typingTimer);
+    if (typing) typingTimer = setTimeout(() => setTyping(active, false), config.typingMs).unref();
+    if (typing === isTyping) return;
+    isTyping = typing;
+    engine.signal(room, { type: 'typing', data: { name: active.name, typing } }).catch((err: unknown) => log(`typing failed in ${room}: ${String(err)}`));
+  }
+
   /** Sends to one peer of this room (every connection of it) and, as confirmation, to the sender. Never in history. */
   function direct(active: Session, to: string, message: string): void {
     const targets = hub.named(room, to);
@@ -162,9 +175,13 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     else if (result.event.type === 'ping') send(encodeEvent({ type: 'pong', data: null }));
     else if (result.event.type === 'rename') rename(session, result.event.data);
     else if (result.event.type === 'direct-message') direct(session, result.event.data.to, result.event.data.message);
+    else if (result.event.type === 'typing') setTyping(session, result.event.data);
     else if (result.event.type === 'who') void engine.peers(room).then((names) => send(encodeEvent({ type: 'update-peers', data: names })));
     else if (result.event.type === 'help') send(encodeEvent({ type: 'help', data: HELP }));
-    else publish(session, result.event.data, result.event.id);
+    else {
+      setTyping(session, false);
+      publish(session, result.event.data, result.event.id);
+    }
   });
 
   socket.pause();

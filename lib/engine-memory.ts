@@ -58,6 +58,9 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
     async peers(room: string) {
       return [...roomOf(room).names.values()];
     },
+    async signal(room, event) {
+      listener(room, event);
+    },
     async rename(room, from, to) {
       const { names } = roomOf(room);
       const key = to.toLowerCase();

@@ -46,13 +46,13 @@ export class Hub {
 
   /**
    * Fans a room event out to the room's local peers. The frame is serialized and encoded once for
-   * all recipients; a peer is not told about its own arrival or departure.
+   * all recipients; a peer is not told about its own arrival, departure or typing.
    */
   dispatch(roomName: string, event: RoomEvent): void {
     const room = this.#rooms.get(roomName);
     if (!room) return;
     const frame = Buffer.from(encodeEvent(event));
-    const subject = event.type === 'message' ? undefined : event.data;
+    const subject = event.type === 'peer-joined' || event.type === 'peer-left' ? event.data : event.type === 'typing' ? event.data.name : undefined;
     for (const peer of room) {
       if (peer.name !== subject) peer.send(frame);
     }

@@ -29,6 +29,7 @@ export type ServerEvent =
   | { type: 'ack'; data: { id: string; seq: number } }
   | { type: 'direct-message'; data: { from: string; to: string; message: string; ts: number } }
   | { type: 'help'; data: string }
+  | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
   | { type: 'error'; data: ProtocolError };
 
@@ -37,12 +38,13 @@ export type ClientEvent =
   | { type: 'message'; data: string; id?: string }
   | { type: 'rename'; data: string }
   | { type: 'direct-message'; data: { to: string; message: string } }
+  | { type: 'typing'; data: boolean }
   | { type: 'who' }
   | { type: 'help' }
   | { type: 'ping' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'ping'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'ping'] as const;
 
 /** What `/help` answers: the commands a terminal user can type, and the JSON events behind them. */
 export const HELP = [
@@ -51,6 +53,7 @@ export const HELP = [
   '  /msg <name> <text>     say <text> to <name> only; quote a name with spaces: /msg "Ada L" hi',
   '                         (JSON: {"type":"direct-message","data":{"to":"<name>","message":"<text>"}})',
   '  /who                   list who is in the room (answered with update-peers)',
+  '  /typing                tell the room you are typing (JSON: {"type":"typing","data":true}, false to stop)',
   '  /help                  this text',
   'Other JSON events: {"type":"message","data":"<text>","id":"<optional id>"}, {"type":"ping"}.',
 ].join('\n');
@@ -106,6 +109,9 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
       }
       return parseDirect(data.to, data.message, limits);
     }
+    case 'typing':
+      if (typeof value.data !== 'boolean') return fail('bad-envelope', `"data" of typing must be true or false, got ${describe(value.data)}`);
+      return { ok: true, event: { type: 'typing', data: value.data } };
     case 'ping':
       return { ok: true, event: { type: 'ping' } };
     default:
@@ -127,6 +133,8 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     }
     case 'who':
       return { ok: true, event: { type: 'who' } };
+    case 'typing':
+      return { ok: true, event: { type: 'typing', data: true } };
     case 'help':
       return { ok: true, event: { type: 'help' } };
     default:

@@ -285,7 +285,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await Promise.all([a.page.context().close(), b.page.context().close(), c.close()]);
   });
 
-  test('the page takes commands: /nick renames for everyone, /msg shows a direct message to the two only', async () => {
+  test('the page takes commands: /nick renames for everyone, /msg shows a direct message to the two only, typing shows', async () => {
     const a = await openChat();
     const b = await openChat();
     await b.page.fill('#input', '/nick Bee Keeper');
@@ -298,6 +298,11 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await b.page.locator('#messages .msg.direct', { hasText: `${a.name} (direct): psst` }).waitFor();
     await a.page.locator('#messages .msg.direct', { hasText: 'to Bee Keeper: psst' }).waitFor();
     assert.equal(await a.page.locator('#messages .msg', { hasText: '/msg' }).count(), 0, 'the command itself is not said to the room');
+
+    await b.page.type('#input', 'writing');
+    await a.page.locator('#typing', { hasText: 'Bee Keeper is typing…' }).waitFor();
+    await b.page.press('#input', 'Enter');
+    await a.page.waitForFunction(() => document.getElementById('typing')!.textContent === '');
     await Promise.all([a, b].map(({ page }) => page.context().close()));
   });
 

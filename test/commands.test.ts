@@ -69,3 +69,48 @@ describe('commands from plain-text frames', async () => {
     assert.equal((await a.client.nextOfType('error')).data.code, 'unknown-command');
   });
 });
+
+describe('typing', async () => {
+  const server = await startTestServer({ graceMs: 0, typingMs: 300 });
+
+  test('others are told who is typing, never the typist; it lapses without renewal and is not history', async () => {
+    const typist = await join(server);
+    const other = await join(server);
+    typist.client.send({ type: 'typing', data: true });
+    assert.deepEqual((await other.client.nextOfType('typing')).data, { name: typist.name, typing: true });
+    const started = Date.now();
+    assert.deepEqual((await other.client.nextOfType('typing')).data, { name: typist.name, typing: false });
+    assert.ok(Date.now() - started >= 250, 'lapsed after the typing time');
+    typist.client.send('marker');
+    await nextMessage(typist.client, 'marker');
+    assert.ok(!typist.client.received.some((e) => e.type === 'typing'), 'the typist is not told about itself');
+    const late = await join(server);
+    assert.ok(!JSON.stringify(late.history).includes('typing'));
+  });
+
+  test('sending a message, saying false, or leaving ends typing; /typing starts it; bad data is refused', async () => {
+    const typist = await join(server);
+    const other = await join(server);
+    typist.client.send('/typing');
+    assert.equal((await other.client.nextOfType('typing')).data.typing, true);
+    typist.client.send('done typing');
+    assert.equal((await other.client.nextOfType('typing')).data.typing, false, 'a message ends it');
+    typist.client.send({ type: 'typing', data: true });
+    assert.equal((await other.client.nextOfType('typing')).data.typing, true);
+    typist.client.send({ type: 'typing', data: false });
+    assert.equal((await other.client.nextOfType('typing')).data.typing, false);
+    typist.client.send({ type: 'typing', data: true });
+    assert.equal((await other.client.nextOfType('typing')).data.typing, true);
+    await typist.client.close();
+    assert.deepEqual((await other.client.nextOfType('typing')).data, { name: typist.name, typing: false }, 'leaving ends it');
+    other.client.send({ type: 'typing', data: 'yes' });
+    assert.equal((await other.client.nextOfType('error')).data.code, 'bad-envelope');
+  });
+
+  test('typing counts against the rate limit', async () => {
+    const strict = await startTestServer({ rateBurst: 3, ratePerSecond: 1 });
+    const typist = await join(strict);
+    for (let i = 0; i < 6; i++) typist.client.send({ type: 'typing', data: i % 2 === 0 });
+    assert.equal((await typist.client.nextOfType('error')).data.code, 'rate-limited');
+  });
+});
