@@ -293,7 +293,9 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await a.page.locator('#peers li', { hasText: 'Bee Keeper' }).waitFor();
     await a.page.locator('#messages .note', { hasText: `${b.name} is now Bee Keeper` }).waitFor();
     await b.page.locator('#peers li', { hasText: '(you)' }).filter({ hasText: 'Bee Keeper' }).waitFor();
-    await a.page.fill('#input', '/msg "Bee Keeper" psst');
+    await a.page.locator('#peers li', { hasText: 'Bee Keeper' }).click();
+    assert.equal(await a.page.inputValue('#input'), '/msg "Bee Keeper" ', 'clicking a peer starts a direct message');
+    await a.page.type('#input', 'psst');
     await a.page.press('#input', 'Enter');
     await b.page.locator('#messages .msg.direct', { hasText: `${a.name} (direct): psst` }).waitFor();
     await a.page.locator('#messages .msg.direct', { hasText: 'to Bee Keeper: psst' }).waitFor();

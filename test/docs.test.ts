@@ -55,3 +55,14 @@ test('every frame in the websocat session is valid JSON of an event the protocol
     assert.ok(events.includes(`| \`${type}\` |`), `${type} is in the server-to-client table`);
   }
 });
+
+test('every event in the tables has an example, and every example is valid JSON', () => {
+  const between = (from: string, to: string) => protocol.slice(protocol.indexOf(from), protocol.indexOf(to));
+  const examples = between('### Examples', '## Errors, close codes and refusals');
+  const lines = examples.split('\n').filter((line) => line.startsWith('{'));
+  for (const line of lines) JSON.parse(line);
+  const typesIn = (table: string) => [...table.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]!);
+  const tables = [between('### Server to client', '### Client to server'), between('### Client to server', '**Commands.**')];
+  assert.ok(tables.flatMap(typesIn).length >= 18, `found ${tables.flatMap(typesIn)}`);
+  for (const type of tables.flatMap(typesIn)) assert.ok(lines.some((line) => line.startsWith(`{"type":"${type}"`)), `an example of ${type}`);
+});
