@@ -301,6 +301,13 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await a.page.locator('#messages .msg.direct', { hasText: 'to Bee Keeper: psst' }).waitFor();
     assert.equal(await a.page.locator('#messages .msg', { hasText: '/msg' }).count(), 0, 'the command itself is not said to the room');
 
+    await a.page.fill('#input', '/who');
+    await a.page.press('#input', 'Enter');
+    await a.page.locator('#messages .note', { hasText: /^In #lobby: .*Bee Keeper/ }).waitFor();
+    await a.page.fill('#input', '/help');
+    await a.page.press('#input', 'Enter');
+    await a.page.locator('#messages .note', { hasText: '/nick <name>' }).waitFor();
+
     await b.page.type('#input', 'writing');
     await a.page.locator('#typing', { hasText: 'Bee Keeper is typing…' }).waitFor();
     await b.page.press('#input', 'Enter');
