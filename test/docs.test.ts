@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { OPTIONS } from '../lib/config.ts';
 import { CLOSE, ERROR_CODES, REFUSE } from '../lib/errors.ts';
 import { ANIMALS, COLORS } from '../lib/names.ts';
+import { CLIENT_TYPES } from '../lib/protocol.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const readme = read('README.md');
@@ -48,6 +49,7 @@ test("README's two commands are the ones CI runs", () => {
 test('every frame in the websocat session is valid JSON of an event the protocol lists', () => {
   const session = protocol.slice(protocol.indexOf('## A websocat session'));
   const frames = session.split('\n').filter((line) => line.startsWith('{"type"'));
+  assert.ok(session.includes(`clients may send: ${CLIENT_TYPES.join(', ')}`), 'the unknown-type answer is the one the server gives now');
   assert.ok(frames.length >= 10);
   const events = protocol.slice(protocol.indexOf('### Server to client'), protocol.indexOf('### Client to server'));
   for (const frame of frames) {
