@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
-import { CLOSE, type CloseInfo } from './errors.ts';
+import { CLOSE, type CloseInfo, type ProtocolError } from './errors.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
 import { encodeEvent, HELP, parseClientFrame, parseResume } from './protocol.ts';
@@ -59,6 +59,11 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     }
     if (buffered <= config.maxBufferedBytes) bufferLimit = config.maxBufferedBytes;
     write(frame);
+  }
+
+  /** Refuses the client's last event; the connection stays open. */
+  function sendError(error: ProtocolError): void {
+    send(encodeEvent({ type: 'error', data: error }));
   }
 
   /** Writes without the slow-reader check: only for the replay, whose size history bounds. */
@@ -119,7 +124,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     engine.rename(room, from, to).then(
       (isRenamed) => {
         if (!isRenamed) {
-          send(encodeEvent({ type: 'error', data: { code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` } }));
+          sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` });
           return;
         }
         active.name = to;
@@ -142,7 +147,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
   function direct(active: Session, to: string, message: string): void {
     const targets = hub.named(room, to);
     if (targets.length === 0) {
-      send(encodeEvent({ type: 'error', data: { code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` } }));
+      sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
       return;
     }
     const frame = Buffer.from(encodeEvent({ type: 'direct-message', data: { from: active.name, to: targets[0]!.name, message, ts: now() } }));
@@ -163,7 +168,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     const wait = bucket.take();
     if (wait > 0) {
       if (strikes.take() > 0) kick(CLOSE.flood);
-      else send(encodeEvent({ type: 'error', data: { code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait } }));
+      else sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
       return;
     }
     if (isBinary) {
@@ -171,7 +176,7 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
       return;
     }
     const result = parseClientFrame(data.toString(), config);
-    if (!result.ok) send(encodeEvent({ type: 'error', data: result.error }));
+    if (!result.ok) sendError(result.error);
     else if (result.event.type === 'ping') send(encodeEvent({ type: 'pong', data: null }));
     else if (result.event.type === 'rename') rename(session, result.event.data);
     else if (result.event.type === 'direct-message') direct(session, result.event.data.to, result.event.data.message);

@@ -68,7 +68,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       connectionsCheckingInterval: Math.min(1000, config.handshakeTimeoutMs / 4),
     },
     (req, res) => {
-      const path = pathOf(req);
+      const { path } = splitUrl(req);
       if (path === '/') {
         if (req.method === 'GET' || req.method === 'HEAD') servePage(req, res);
         else respond(res, 405, 'use GET or HEAD for the chat page', { Allow: 'GET, HEAD' });
@@ -98,7 +98,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // Every refusal is an HTTP status written before any WebSocket opens.
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    if (pathOf(req) !== WEBSOCKET_PATH) {
+    const { path, query } = splitUrl(req);
+    if (path !== WEBSOCKET_PATH) {
       abortHandshake(socket, REFUSE.path);
       return;
     }
@@ -106,7 +107,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       abortHandshake(socket, REFUSE.origin);
       return;
     }
-    const query = req.url?.split('?')[1] ?? '';
     const room = parseRoom(query);
     if (room === undefined) {
       abortHandshake(socket, REFUSE.room);
@@ -158,10 +158,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
 }
 
-function pathOf(req: IncomingMessage): string {
+/** The request's path and query string (without the `?`). */
+function splitUrl(req: IncomingMessage): { path: string; query: string } {
   const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
+  const mark = url.indexOf('?');
+  return mark === -1 ? { path: url, query: '' } : { path: url.slice(0, mark), query: url.slice(mark + 1) };
 }
 
 function respond(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
