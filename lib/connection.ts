@@ -6,22 +6,23 @@ import { WebSocket } from 'ws';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo, type ProtocolError } from './errors.ts';
-import { startHeartbeat } from './heartbeat.ts';
+import type { Heartbeat, Pulse } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
-import { encodeEvent, HELP, parseClientFrame, parseResume } from './protocol.ts';
+import type { Counters } from './metrics.ts';
+import { type Flusher, frameText, Outbox, PING_FRAME } from './outbox.ts';
+import { encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Session, Sessions } from './sessions.ts';
-import type { WriteBatch } from './write-batch.ts';
-
 
 export interface ConnectionContext {
   hub: Hub;
-  writes: WriteBatch;
+  flusher: Flusher;
+  heartbeat: Heartbeat;
+  counters: Counters;
   sessions: Sessions;
   engine: Engine;
   config: Config;
   now: () => number;
-  random: () => number;
   log: (message: string) => void;
 }
 
@@ -31,7 +32,8 @@ export interface ConnectionContext {
  * client first sees its greeting and replay, and nothing it sends is handled before.
  */
 export function acceptConnection(socket: WebSocket, raw: Writable, room: string, query: string, context: ConnectionContext): void {
-  const { hub, writes, sessions, engine, config, now, random, log } = context;
+  const { hub, flusher, heartbeat, counters, sessions, engine, config, now, log } = context;
+  const outbox = new Outbox(raw, flusher, () => socket.readyState === WebSocket.OPEN);
   const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
   // Refusals are counted by a bucket of their own: a client that goes over the limit now and then
   // earns its allowance back, while one that keeps flooding runs out of it and is closed.
@@ -46,30 +48,34 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
   let bufferLimit = config.maxBufferedBytes;
 
   /**
-   * Writes one text frame. Every frame to this peer passes here, broadcasts included, so that the
-   * frames of one event-loop turn leave in one write, and a reader that falls more than
-   * `maxBufferedBytes` behind is closed instead of growing memory.
+   * Queues one framed message. Every frame to this peer passes here, broadcasts included (only the
+   * replay and pings go straight to the outbox), so that the frames of one event-loop turn leave in
+   * one write, and a reader that falls more than `maxBufferedBytes` behind is closed instead of
+   * growing memory.
    */
-  function send(frame: string | Buffer): void {
-    if (socket.readyState !== WebSocket.OPEN) return;
-    const buffered = socket.bufferedAmount;
+  function send(frame: Buffer): void {
+    if (socket.readyState !== WebSocket.OPEN) {
+      counters.framesDropped++;
+      return;
+    }
+    const buffered = outbox.bufferedBytes;
     if (buffered > bufferLimit) {
+      counters.slowConsumerCloses++;
       kick(CLOSE.slow);
       return;
     }
     if (buffered <= config.maxBufferedBytes) bufferLimit = config.maxBufferedBytes;
-    write(frame);
+    outbox.push(frame);
+  }
+
+  /** Sends an event meant for this peer alone. */
+  function reply(event: ServerEvent): void {
+    send(frameText(encodeEvent(event)));
   }
 
   /** Refuses the client's last event; the connection stays open. */
   function sendError(error: ProtocolError): void {
-    send(encodeEvent({ type: 'error', data: error }));
-  }
-
-  /** Writes without the slow-reader check: only for the replay, whose size history bounds. */
-  function write(frame: string | Buffer): void {
-    writes.hold(raw);
-    socket.send(frame, { binary: false });
+    reply({ type: 'error', data: error });
   }
 
   /**
@@ -94,17 +100,19 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
   /** Closes with a documented code; the peer leaves at once, even if the socket lingers to flush. */
   function kick(close: CloseInfo): void {
     leave(true);
+    outbox.flush();
     socket.close(close.code, close.reason);
   }
 
   /** Publishes a chat message once per id: a retry of an id already sent is acknowledged with its seq. */
   function publish(active: Session, text: string, id: string | undefined): void {
-    const ack = (seq: number) => send(encodeEvent({ type: 'ack', data: { id: id!, seq } }));
+    const ack = (seq: number) => reply({ type: 'ack', data: { id: id!, seq } });
     const known = id === undefined ? undefined : sessions.seqOf(active, id);
     if (known) {
       void known.then(ack, () => {});
       return;
     }
+    counters.messagesPublished++;
     const seq = engine.publish(room, { sender: active.name, message: text, ts: now() }).then((message) => message.seq);
     if (id === undefined) {
       seq.catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
@@ -150,23 +158,30 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
       sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
       return;
     }
-    const frame = Buffer.from(encodeEvent({ type: 'direct-message', data: { from: active.name, to: targets[0]!.name, message, ts: now() } }));
+    const frame = frameText(encodeEvent({ type: 'direct-message', data: { from: active.name, to: targets[0]!.name, message, ts: now() } }));
     for (const target of targets) target.send(frame);
     if (!targets.includes(peer!)) send(frame);
   }
 
-  const stopHeartbeat = startHeartbeat(socket, config.heartbeatMs, random);
+  const pulse: Pulse = { isAlive: true, ping: () => outbox.push(PING_FRAME), terminate: () => socket.terminate() };
+  heartbeat.add(pulse);
+  socket.on('pong', () => {
+    pulse.isAlive = true;
+  });
   // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket with
   // the RFC code; without a listener the error would crash the process.
   socket.on('error', () => {});
   socket.on('close', () => {
-    stopHeartbeat();
+    heartbeat.remove(pulse);
     leave();
   });
   socket.on('message', (data, isBinary) => {
+    pulse.isAlive = true;
+    counters.framesReceived++;
     if (!session || hasLeft) return;
     const wait = bucket.take();
     if (wait > 0) {
+      counters.rateLimited++;
       if (strikes.take() > 0) kick(CLOSE.flood);
       else sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
       return;
@@ -177,12 +192,12 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     }
     const result = parseClientFrame(data.toString(), config);
     if (!result.ok) sendError(result.error);
-    else if (result.event.type === 'ping') send(encodeEvent({ type: 'pong', data: null }));
+    else if (result.event.type === 'ping') reply({ type: 'pong', data: null });
     else if (result.event.type === 'rename') rename(session, result.event.data);
     else if (result.event.type === 'direct-message') direct(session, result.event.data.to, result.event.data.message);
     else if (result.event.type === 'typing') setTyping(session, result.event.data);
-    else if (result.event.type === 'who') void engine.peers(room).then((names) => send(encodeEvent({ type: 'update-peers', data: names })));
-    else if (result.event.type === 'help') send(encodeEvent({ type: 'help', data: HELP }));
+    else if (result.event.type === 'who') void engine.peers(room).then((names) => reply({ type: 'update-peers', data: names }));
+    else if (result.event.type === 'help') reply({ type: 'help', data: HELP });
     else {
       setTyping(session, false);
       publish(session, result.event.data, result.event.id);
@@ -217,15 +232,15 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     }
     peer = { socket, room, name: session.name, joinedAt: now(), send };
     hub.add(peer);
-    send(encodeEvent({ type: 'name-generated', data: session.name }));
-    send(encodeEvent({ type: 'update-peers', data: peers }));
-    send(encodeEvent({ type: 'session', data: { token: session.token } }));
+    reply({ type: 'name-generated', data: session.name });
+    reply({ type: 'update-peers', data: peers });
+    reply({ type: 'session', data: { token: session.token } });
     // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
     // in full, so it is not policed. Live frames behind it are.
-    for (const message of replay.messages) write(encodeEvent({ type: 'message', data: { ...message, history: true } }));
-    bufferLimit = config.maxBufferedBytes + socket.bufferedAmount;
+    for (const message of replay.messages) outbox.push(frameText(encodeEvent({ type: 'message', data: { ...message, history: true } })));
+    bufferLimit = config.maxBufferedBytes + outbox.bufferedBytes;
     const { messages, ...position } = replay;
-    send(encodeEvent({ type: 'synced', data: position }));
+    reply({ type: 'synced', data: position });
     socket.resume();
   }
 }

@@ -1,29 +1,52 @@
 // Detecting dead connections: ping each peer every interval; one that has not answered since the
-// last ping is cut off (the ws README's "How to detect and close broken connections").
+// last ping is cut off (the ws README's "How to detect and close broken connections"). One timer
+// serves every peer: it visits a slice of them per tick, so ten thousand peers are not pinged in
+// the same instant and cost no timer each.
 
-import type { WebSocket } from 'ws';
+/** A connection as the heartbeat sees it. */
+export interface Pulse {
+  /** Set by any frame from the peer (a pong included); cleared by each ping. */
+  isAlive: boolean;
+  ping(): void;
+  terminate(): void;
+}
 
-/**
- * Starts pinging `socket` and returns the function that stops it. The first ping comes after a
- * random part of the interval, so that ten thousand peers who joined together are not all pinged in
- * the same instant. Any frame from the peer counts as an answer.
- */
-export function startHeartbeat(socket: WebSocket, intervalMs: number, random: () => number): () => void {
-  let isAlive = true;
-  const markAlive = () => {
-    isAlive = true;
-  };
-  socket.on('pong', markAlive);
-  socket.on('message', markAlive);
-  const beat = () => {
-    if (!isAlive) {
-      socket.terminate();
-      return;
+const SLICES = 20;
+
+export class Heartbeat {
+  readonly #slices: Array<Set<Pulse>> = Array.from({ length: SLICES }, () => new Set());
+  readonly #timer: NodeJS.Timeout;
+  #next = 0;
+  #added = 0;
+
+  constructor(intervalMs: number) {
+    this.#timer = setInterval(() => this.#tick(), intervalMs / SLICES).unref();
+  }
+
+  /** Starts pinging `pulse`; its first ping comes within one interval. */
+  add(pulse: Pulse): void {
+    this.#slices[this.#added++ % SLICES]!.add(pulse);
+  }
+
+  remove(pulse: Pulse): void {
+    for (const slice of this.#slices) if (slice.delete(pulse)) return;
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  #tick(): void {
+    const slice = this.#slices[this.#next]!;
+    this.#next = (this.#next + 1) % SLICES;
+    for (const pulse of slice) {
+      if (!pulse.isAlive) {
+        slice.delete(pulse);
+        pulse.terminate();
+        continue;
+      }
+      pulse.isAlive = false;
+      pulse.ping();
     }
-    isAlive = false;
-    socket.ping();
-    timer = setTimeout(beat, intervalMs).unref();
-  };
-  let timer = setTimeout(beat, Math.floor(random() * intervalMs)).unref();
-  return () => clearTimeout(timer);
+  }
 }

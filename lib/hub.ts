@@ -1,6 +1,9 @@
-// This process's peers: the registry by socket, and rooms for fan-out.
+// This process's peers: the registry by socket, rooms for fan-out, and presence diffs batched per
+// turn of the event loop.
 
 import type { RoomEvent } from './engine.ts';
+import type { Counters } from './metrics.ts';
+import { frameText } from './outbox.ts';
 import { encodeEvent } from './protocol.ts';
 
 /** One connection that has joined a room. */
@@ -12,14 +15,23 @@ export interface Peer {
   name: string;
   /** Milliseconds since the epoch when the peer joined. */
   readonly joinedAt: number;
-  /** Writes one text frame to the peer; every outgoing frame passes here (see connection.ts). */
-  send(frame: string | Buffer): void;
+  /** Queues one framed WebSocket message to the peer; every outgoing frame passes here (see connection.ts). */
+  send(frame: Buffer): void;
 }
+
+type PresenceChange = 'peer-joined' | 'peer-left';
 
 /** The registry of local peers: by socket, and by room for fan-out. */
 export class Hub {
   readonly #bySocket = new Map<object, Peer>();
   readonly #rooms = new Map<string, Set<Peer>>();
+  /** Per room, the joins or leaves heard in this turn and not yet sent: one frame carries them all. */
+  readonly #presence = new Map<string, { type: PresenceChange; names: string[] }>();
+  readonly #counters: Counters;
+
+  constructor(counters: Counters) {
+    this.#counters = counters;
+  }
 
   add(peer: Peer): void {
     this.#bySocket.set(peer.socket, peer);
@@ -44,17 +56,59 @@ export class Hub {
     return this.#bySocket.size;
   }
 
+  get roomCount(): number {
+    return this.#rooms.size;
+  }
+
   /**
-   * Fans a room event out to the room's local peers. The frame is serialized and encoded once for
-   * all recipients; a peer is not told about its own arrival, departure or typing.
+   * Fans a room event out to the room's local peers, serialized and framed once for all of them.
+   * Joins and leaves wait for the end of the turn and go out together, as one `peer-joined` or
+   * `peer-left` listing every name: a join storm of N peers then costs about N frames per turn
+   * instead of N². Any other event first sends the room's waiting presence, so order is kept.
    */
   dispatch(roomName: string, event: RoomEvent): void {
+    if (event.type === 'peer-joined' || event.type === 'peer-left') {
+      const waiting = this.#presence.get(roomName);
+      if (waiting?.type === event.type) {
+        waiting.names.push(event.data);
+        return;
+      }
+      if (waiting) this.#sendPresence(roomName);
+      else if (this.#presence.size === 0) setImmediate(this.#sendAllPresence);
+      this.#presence.set(roomName, { type: event.type, names: [event.data] });
+      return;
+    }
+    this.#sendPresence(roomName);
     const room = this.#rooms.get(roomName);
     if (!room) return;
-    const frame = Buffer.from(encodeEvent(event));
-    const subject = event.type === 'peer-joined' || event.type === 'peer-left' ? event.data : event.type === 'typing' ? event.data.name : undefined;
+    const frame = frameText(encodeEvent(event));
+    // A peer is not told that it is typing.
+    const subject = event.type === 'typing' ? event.data.name : undefined;
     for (const peer of room) {
       if (peer.name !== subject) peer.send(frame);
     }
+    if (event.type === 'message') this.#counters.deliveries += room.size;
   }
+
+  #sendPresence(roomName: string): void {
+    const waiting = this.#presence.get(roomName);
+    if (!waiting) return;
+    this.#presence.delete(roomName);
+    const room = this.#rooms.get(roomName);
+    if (!room) return;
+    const { type, names } = waiting;
+    const frame = frameText(encodeEvent({ type, data: names }));
+    // A peer that joined in this batch has the names before its own in its snapshot: it is sent
+    // only those after it, and never its own arrival.
+    const joiners = type === 'peer-joined' ? new Map(names.map((name, index) => [name, index])) : undefined;
+    for (const peer of room) {
+      const index = joiners?.get(peer.name);
+      if (index === undefined) peer.send(frame);
+      else if (index < names.length - 1) peer.send(frameText(encodeEvent({ type, data: names.slice(index + 1) })));
+    }
+  }
+
+  readonly #sendAllPresence = (): void => {
+    for (const roomName of [...this.#presence.keys()]) this.#sendPresence(roomName);
+  };
 }

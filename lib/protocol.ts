@@ -20,8 +20,8 @@ export interface ChatMessage {
 export type ServerEvent =
   | { type: 'name-generated'; data: string }
   | { type: 'update-peers'; data: string[] }
-  | { type: 'peer-joined'; data: string }
-  | { type: 'peer-left'; data: string }
+  | { type: 'peer-joined'; data: string[] }
+  | { type: 'peer-left'; data: string[] }
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'message'; data: ChatMessage | (ChatMessage & { history: true }) }
   | { type: 'session'; data: { token: string } }

@@ -12,12 +12,14 @@ import { ConnectionCaps } from './admission.ts';
 import { acceptConnection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { CLOSE, REFUSE, type Refusal } from './errors.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
+import { createCounters, MetricsPage } from './metrics.ts';
 import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
 import { parseRoom } from './protocol.ts';
 import { Sessions } from './sessions.ts';
-import { WriteBatch } from './write-batch.ts';
+import { Flusher } from './outbox.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
 const WEBSOCKET_PATH = '/ws';
@@ -42,12 +44,15 @@ export interface ChatServer {
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
   const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
   const startedAt = now();
-  const hub = new Hub();
+  const counters = createCounters();
+  const metrics = new MetricsPage(counters);
+  const hub = new Hub(counters);
+  const heartbeat = new Heartbeat(config.heartbeatMs);
   const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random });
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   const sessions = new Sessions({ graceMs: config.graceMs, dedupeWindowMs: config.dedupeWindowMs, now });
-  const context = { hub, writes: new WriteBatch(), sessions, engine, config, now, random, log };
+  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, sessions, engine, config, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -76,6 +81,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         const health = { status: isShuttingDown ? 'shutting-down' : 'ok', uptimeSeconds: Math.floor((now() - startedAt) / 1000), peers: hub.size };
         res.writeHead(isShuttingDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(JSON.stringify(health));
+      } else if (path === '/metrics') {
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
+        res.end(metrics.render({ peers: hub.size, rooms: hub.roomCount }));
       } else if (path === '/rooms') {
         engine.rooms().then(
           (rooms) => {
@@ -138,6 +146,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // off a peer that has not answered its close within closeTimeoutMs, so this ends in bounded time.
   async function shutdown(): Promise<void> {
     isShuttingDown = true;
+    // Let this turn's frames leave first: the outboxes are written in the next check phase.
+    await new Promise(setImmediate);
     const closed = [...wss.clients].map((ws) => {
       ws.close(CLOSE.shutdown.code, CLOSE.shutdown.reason);
       return once(ws, 'close');
@@ -148,6 +158,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     http.close();
     http.closeAllConnections();
     await stopped;
+    heartbeat.close();
+    metrics.close();
     await engine.close();
   }
 

@@ -37,7 +37,7 @@ describe('greeting and presence', async () => {
     assert.deepEqual([...second.data].sort(), [a.name, first.data].sort());
 
     // A learns of B by a diff, and is never sent the whole list again.
-    assert.deepEqual(await a.client.next(), { type: 'peer-joined', data: first.data });
+    assert.deepEqual(await a.client.next(), { type: 'peer-joined', data: [first.data] });
     await roundTrip(a.client);
     assert.deepEqual(a.client.received.map((e) => e.type), ['name-generated', 'update-peers', 'session', 'synced', 'peer-joined', 'message']);
 
@@ -46,7 +46,7 @@ describe('greeting and presence', async () => {
     assert.deepEqual(b.received.map((e) => e.type), ['name-generated', 'update-peers', 'session', 'synced', 'message', 'message']);
 
     await b.close();
-    assert.deepEqual(await a.client.nextOfType('peer-left'), { type: 'peer-left', data: first.data });
+    assert.deepEqual(await a.client.nextOfType('peer-left'), { type: 'peer-left', data: [first.data] });
     await a.client.close();
   });
 
@@ -177,7 +177,7 @@ describe('bad input', async () => {
     const { code, reason } = await offender.client.closed;
     assert.equal(code, 1003);
     assert.match(reason, /binary/);
-    assert.equal((await bystander.client.nextOfType('peer-left')).data, offender.name);
+    assert.deepEqual((await bystander.client.nextOfType('peer-left')).data, [offender.name]);
     bystander.client.send('after binary');
     assert.equal((await bystander.client.nextOfType('message')).data.message, 'after binary');
   });
@@ -187,7 +187,7 @@ describe('bad input', async () => {
     const bystander = await join(server);
     offender.client.send({ type: 'message', data: 'x'.repeat(64 * 1024) });
     assert.deepEqual(await offender.client.closed, { code: 1009, reason: '' });
-    assert.equal((await bystander.client.nextOfType('peer-left')).data, offender.name);
+    assert.deepEqual((await bystander.client.nextOfType('peer-left')).data, [offender.name]);
     bystander.client.send('after oversize');
     assert.equal((await bystander.client.nextOfType('message')).data.message, 'after oversize');
   });

@@ -1,6 +1,7 @@
 // Shared test helpers: a real server on a free port, and WebSocket clients that queue what they
 // receive so a test can await the next event.
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -158,4 +159,39 @@ export async function spawnServer(args: string[] = []): Promise<{ child: ChildPr
     child.once('exit', () => reject(new Error(`exited before listening: ${out}`)));
   });
   return { child, port, output: () => out };
+}
+
+/**
+ * Parses Prometheus's text format strictly enough to catch a malformed page: every sample is
+ * `name value` after its `# HELP` and `# TYPE`, counters end in `_total`, values are numbers.
+ */
+function parseMetrics(text: string): Map<string, number> {
+  assert.ok(text.endsWith('\n'), 'the page ends with a newline');
+  const samples = new Map<string, number>();
+  const types = new Map<string, string>();
+  for (const line of text.trimEnd().split('\n')) {
+    const comment = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
+    if (comment) {
+      if (comment[1] === 'TYPE') {
+        assert.match(comment[3]!, /^(counter|gauge)$/, line);
+        types.set(comment[2]!, comment[3]!);
+      }
+      continue;
+    }
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$/.exec(line);
+    assert.ok(sample, `not a sample line: ${JSON.stringify(line)}`);
+    const [, name, value] = sample;
+    assert.ok(types.has(name!), `${name} has a # TYPE line before it`);
+    if (types.get(name!) === 'counter') assert.match(name!, /_total$/);
+    assert.ok(Number.isFinite(Number(value)), `${name} is a number: ${value}`);
+    samples.set(name!, Number(value));
+  }
+  return samples;
+}
+
+export async function scrape(server: ChatServer): Promise<Map<string, number>> {
+  const res = await fetch(`${server.url}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return parseMetrics(await res.text());
 }

@@ -1,47 +1,88 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Hub, type Peer } from '../lib/hub.ts';
+import { createCounters } from '../lib/metrics.ts';
 
-function fakePeer(name: string, room = 'lobby'): Peer & { frames: Array<string | Buffer> } {
-  const frames: Array<string | Buffer> = [];
+function fakePeer(name: string, room = 'lobby'): Peer & { frames: Buffer[] } {
+  const frames: Buffer[] = [];
   return { name, room, joinedAt: 0, frames, socket: {}, send: (frame) => frames.push(frame) };
 }
 
-test('a broadcast is serialized once: every recipient is handed the same bytes', () => {
-  const hub = new Hub();
+/** The JSON payloads of `peer`'s frames (each a short unmasked text frame: a 2-byte header). */
+function events(peer: { frames: Buffer[] }): unknown[] {
+  return peer.frames.map((frame) => JSON.parse(frame.subarray(2).toString()));
+}
+
+test('a broadcast is framed once: every recipient is handed the same bytes', () => {
+  const counters = createCounters();
+  const hub = new Hub(counters);
   const peers = ['a', 'b', 'c'].map((n) => fakePeer(n));
   for (const peer of peers) hub.add(peer);
-  hub.dispatch('lobby', { type: 'message', data: { sender: 'a', message: 'hi', ts: 1, seq: 1, epoch: 'e' } });
+  const message = { sender: 'a', message: 'hi', ts: 1, seq: 1, epoch: 'e' };
+  hub.dispatch('lobby', { type: 'message', data: message });
   const [first] = peers[0]!.frames;
-  assert.ok(Buffer.isBuffer(first));
   for (const peer of peers) {
     assert.equal(peer.frames.length, 1);
     assert.equal(peer.frames[0], first, 'the same Buffer object, not an equal copy');
   }
-  assert.deepEqual(JSON.parse(first.toString()), { type: 'message', data: { sender: 'a', message: 'hi', ts: 1, seq: 1, epoch: 'e' } });
+  assert.equal(first![0], 0x81, 'a final text frame');
+  assert.deepEqual(events(peers[0]!), [{ type: 'message', data: message }]);
+  assert.equal(counters.deliveries, 3);
 });
 
-test('rooms are separate, and a peer is not told of its own arrival', () => {
-  const hub = new Hub();
+test('joins and leaves of one turn go out together, in order, and rooms are separate', async () => {
+  const hub = new Hub(createCounters());
   const a = fakePeer('a');
-  const b = fakePeer('b');
-  const elsewhere = fakePeer('c', 'dev');
-  for (const peer of [a, b, elsewhere]) hub.add(peer);
-  hub.dispatch('lobby', { type: 'peer-joined', data: 'b' });
-  assert.equal(a.frames.length, 1);
-  assert.equal(b.frames.length, 0);
+  const elsewhere = fakePeer('z', 'dev');
+  hub.add(a);
+  hub.add(elsewhere);
+  for (const name of ['b', 'c', 'd']) hub.dispatch('lobby', { type: 'peer-joined', data: name });
+  hub.dispatch('lobby', { type: 'peer-left', data: 'b' });
+  hub.dispatch('lobby', { type: 'peer-joined', data: 'e' });
+  assert.equal(a.frames.length, 2, 'a change of kind sends what waited; the rest waits for the end of the turn');
+  await nextTurn();
+  assert.deepEqual(events(a), [
+    { type: 'peer-joined', data: ['b', 'c', 'd'] },
+    { type: 'peer-left', data: ['b'] },
+    { type: 'peer-joined', data: ['e'] },
+  ]);
   assert.equal(elsewhere.frames.length, 0);
 });
 
-test('a removed peer hears nothing', () => {
-  const hub = new Hub();
+test('a peer that joined in the batch hears only of those who joined after it', async () => {
+  const hub = new Hub(createCounters());
+  const peers = ['a', 'b', 'c'].map((n) => fakePeer(n));
+  for (const peer of peers) {
+    hub.add(peer);
+    hub.dispatch('lobby', { type: 'peer-joined', data: peer.name });
+  }
+  await nextTurn();
+  assert.deepEqual(peers.map(events), [[{ type: 'peer-joined', data: ['b', 'c'] }], [{ type: 'peer-joined', data: ['c'] }], []]);
+});
+
+test('waiting presence is sent before any other event of the room', () => {
+  const hub = new Hub(createCounters());
+  const a = fakePeer('a');
+  hub.add(a);
+  hub.dispatch('lobby', { type: 'peer-joined', data: 'b' });
+  hub.dispatch('lobby', { type: 'typing', data: { name: 'b', typing: true } });
+  assert.deepEqual(events(a), [
+    { type: 'peer-joined', data: ['b'] },
+    { type: 'typing', data: { name: 'b', typing: true } },
+  ]);
+});
+
+test('a peer is not told that it is typing, and a removed peer hears nothing', () => {
+  const hub = new Hub(createCounters());
   const stays = fakePeer('a');
+  const typist = fakePeer('t');
   const gone = fakePeer('b');
-  hub.add(stays);
-  hub.add(gone);
+  for (const peer of [stays, typist, gone]) hub.add(peer);
   hub.remove(gone);
-  hub.dispatch('lobby', { type: 'peer-left', data: 'b' });
+  hub.dispatch('lobby', { type: 'typing', data: { name: 't', typing: true } });
   assert.equal(stays.frames.length, 1);
+  assert.equal(typist.frames.length, 0);
   assert.equal(gone.frames.length, 0);
-  assert.equal(hub.size, 1);
+  assert.equal(hub.size, 2);
 });

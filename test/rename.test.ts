@@ -20,7 +20,7 @@ describe('rename', async () => {
     assert.ok(newcomer.peers.includes('Ada Lovelace'));
     assert.ok(!newcomer.peers.includes(renamer.name));
     await renamer.client.close();
-    assert.equal((await other.client.nextOfType('peer-left')).data, 'Ada Lovelace');
+    assert.deepEqual((await other.client.nextOfType('peer-left')).data, ['Ada Lovelace']);
   });
 
   test('names are NFC-normalized, and letters of any script, digits, spaces, - and _ are allowed', async () => {
