@@ -1,8 +1,10 @@
 // One WebSocket connection's life: join a room, police and parse each incoming frame, write every
-// outgoing frame, leave on close.
+// outgoing frame, leave on close. The connection is the WebSocket itself (`ws` builds it as the
+// server's WebSocket class), so ten thousand idle peers each cost one object and its fields, not a
+// socket plus a state object plus listener closures.
 
 import type { Writable } from 'node:stream';
-import { WebSocket } from 'ws';
+import { type RawData, WebSocket } from 'ws';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo, type ProtocolError } from './errors.ts';
@@ -10,7 +12,7 @@ import type { Heartbeat, Pulse } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
 import type { Counters } from './metrics.ts';
 import { type Flusher, frameText, Outbox, PING_FRAME } from './outbox.ts';
-import { encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
+import { type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import type { Session, Sessions } from './sessions.ts';
 
@@ -26,26 +28,78 @@ export interface ConnectionContext {
   log: (message: string) => void;
 }
 
-/**
- * Takes over a freshly upgraded socket for `room`; `raw` is the TCP socket under it and `query`
- * the upgrade URL's query (a resume request). Reading is paused until the peer is in the room, so that the
- * client first sees its greeting and replay, and nothing it sends is handled before.
- */
-export function acceptConnection(socket: WebSocket, raw: Writable, room: string, query: string, context: ConnectionContext): void {
-  const { hub, flusher, heartbeat, counters, sessions, engine, config, now, log } = context;
-  const outbox = new Outbox(raw, flusher, () => socket.readyState === WebSocket.OPEN);
-  const bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
-  // Refusals are counted by a bucket of their own: a client that goes over the limit now and then
-  // earns its allowance back, while one that keeps flooding runs out of it and is closed.
-  const strikes = new TokenBucket(config.floodLimit, config.ratePerSecond, now);
-  let session: Session | undefined;
-  let peer: Peer | undefined;
-  let hasLeft = false;
-  let isDetached = false;
-  let isTyping = false;
-  let typingTimer: NodeJS.Timeout | undefined;
+function ignore(): void {}
+
+/** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
+export class Connection extends WebSocket implements Peer, Pulse {
+  room = '';
+  name = '';
+  joinedAt = 0;
+  isAlive = true;
+  // Set by accept(): `ws` constructs the object before it is handed over.
+  #context!: ConnectionContext;
+  #outbox!: Outbox;
+  #bucket!: TokenBucket;
+  // Refusals are counted by a bucket of their own, made at the first refusal: a client that goes
+  // over the limit now and then earns its allowance back, while one that keeps flooding runs out of
+  // it and is closed.
+  #strikes: TokenBucket | undefined;
+  #session: Session | undefined;
+  #isInHub = false;
+  #hasLeft = false;
+  #isDetached = false;
+  #isTyping = false;
+  #typingTimer: NodeJS.Timeout | undefined;
   // Raised by the size of a replay until the reader has worked its way back under the limit.
-  let bufferLimit = config.maxBufferedBytes;
+  #bufferLimit = 0;
+
+  /** The hub's key for this peer: the WebSocket, which is the connection. */
+  get socket(): this {
+    return this;
+  }
+
+  /**
+   * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it and
+   * `query` the upgrade URL's query (a resume request). Reading is paused until the peer is in the
+   * room, so that the client first sees its greeting and replay, and nothing it sends is handled
+   * before.
+   */
+  accept(raw: Writable, room: string, query: string, context: ConnectionContext): void {
+    const { config, now, heartbeat } = context;
+    this.room = room;
+    this.#context = context;
+    this.#outbox = new Outbox(raw, context.flusher, this);
+    this.#bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
+    this.#bufferLimit = config.maxBufferedBytes;
+    heartbeat.add(this);
+    // Listeners shared by every connection (`this` is the socket), so none is made per peer.
+    this.on('pong', Connection.#onPong);
+    // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket
+    // with the RFC code; without a listener the error would crash the process.
+    this.on('error', ignore);
+    this.on('close', Connection.#onClose);
+    this.on('message', Connection.#onMessage);
+    this.pause();
+    this.#enter(query).catch((err: unknown) => {
+      context.log(`join failed in ${room}: ${String(err)}`);
+      this.#kick(CLOSE.joinFailed);
+    });
+  }
+
+  // `ws` types a listener's `this` as its base class; the socket is always a Connection.
+  static #onPong(this: WebSocket): void {
+    (this as Connection).isAlive = true;
+  }
+
+  static #onClose(this: WebSocket): void {
+    const connection = this as Connection;
+    connection.#context.heartbeat.remove(connection);
+    connection.#leave();
+  }
+
+  static #onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    (this as Connection).#receive(data, isBinary);
+  }
 
   /**
    * Queues one framed message. Every frame to this peer passes here, broadcasts included (only the
@@ -53,43 +107,135 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
    * one write, and a reader that falls more than `maxBufferedBytes` behind is closed instead of
    * growing memory.
    */
-  function send(frame: Buffer): void {
-    if (socket.readyState !== WebSocket.OPEN) {
+  deliver(frame: Buffer): void {
+    const { counters, config } = this.#context;
+    if (this.readyState !== WebSocket.OPEN) {
       counters.framesDropped++;
       return;
     }
-    const buffered = outbox.bufferedBytes;
-    if (buffered > bufferLimit) {
+    const buffered = this.#outbox.bufferedBytes;
+    if (buffered > this.#bufferLimit) {
       counters.slowConsumerCloses++;
-      kick(CLOSE.slow);
+      this.#kick(CLOSE.slow);
       return;
     }
-    if (buffered <= config.maxBufferedBytes) bufferLimit = config.maxBufferedBytes;
-    outbox.push(frame);
+    if (buffered <= config.maxBufferedBytes) this.#bufferLimit = config.maxBufferedBytes;
+    this.#outbox.push(frame);
   }
 
-  /** Sends an event meant for this peer alone. */
-  function reply(event: ServerEvent): void {
-    send(frameText(encodeEvent(event)));
+  sendPing(): void {
+    this.#outbox.push(PING_FRAME);
   }
 
-  /** Refuses the client's last event; the connection stays open. */
-  function sendError(error: ProtocolError): void {
-    reply({ type: 'error', data: error });
+  /** Closes with a documented code; the peer leaves at once, even if the socket lingers to flush. */
+  #kick(close: CloseInfo): void {
+    this.#leave(true);
+    this.#outbox.flush();
+    this.close(close.code, close.reason);
   }
 
   /**
-   * Leaves the room; safe to call again. A plain disconnect keeps the session's name for the grace period, so a
-   * reconnect with its token is seamless; a kick ends the session at once.
+   * Takes the session back by its token or starts one, then greets and replays. The greeting, the
+   * replay and registering in the hub happen in one synchronous step after the engine answers, so
+   * no live message falls between the replay and the first live frame.
    */
-  function leave(immediately = false): void {
-    if (session && isTyping) setTyping(session, false);
-    clearTimeout(typingTimer);
-    hasLeft = true;
-    if (peer) hub.remove(peer);
-    const ended = session;
-    if (!ended || isDetached) return;
-    isDetached = true;
+  async #enter(query: string): Promise<void> {
+    const { sessions, engine, config, hub, now } = this.#context;
+    const { room } = this;
+    const { since, token } = parseResume(query);
+    const resumed = sessions.resume(token, room);
+    let peers: string[];
+    if (resumed) {
+      this.#session = resumed;
+      peers = await engine.peers(room);
+    } else {
+      const joined = await engine.join(room);
+      this.#session = sessions.create(room, joined.name);
+      peers = joined.peers;
+    }
+    const session = this.#session;
+    const replay = await engine.replay(room, since, config.historyOnJoin);
+    if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
+      this.#leave();
+      return;
+    }
+    this.name = session.name;
+    this.joinedAt = now();
+    hub.add(this);
+    this.#isInHub = true;
+    this.#reply({ type: 'name-generated', data: session.name });
+    this.#reply({ type: 'update-peers', data: peers });
+    this.#reply({ type: 'session', data: { token: session.token } });
+    // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
+    // in full, so it is not policed. Live frames behind it are.
+    for (const message of replay.messages) this.#outbox.push(frameText(encodeEvent({ type: 'message', data: { ...message, history: true } })));
+    this.#bufferLimit = config.maxBufferedBytes + this.#outbox.bufferedBytes;
+    const { messages, ...position } = replay;
+    this.#reply({ type: 'synced', data: position });
+    this.resume();
+  }
+
+  #receive(data: RawData, isBinary: boolean): void {
+    const { counters, config } = this.#context;
+    this.isAlive = true;
+    counters.framesReceived++;
+    const session = this.#session;
+    if (!session || this.#hasLeft) return;
+    const wait = this.#bucket.take();
+    if (wait > 0) {
+      counters.rateLimited++;
+      this.#strikes ??= new TokenBucket(config.floodLimit, config.ratePerSecond, this.#context.now);
+      if (this.#strikes.take() > 0) this.#kick(CLOSE.flood);
+      else this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
+      return;
+    }
+    if (isBinary) {
+      this.#kick(CLOSE.binary);
+      return;
+    }
+    const result = parseClientFrame(data.toString(), config);
+    if (result.ok) this.#handle(session, result.event);
+    else this.#sendError(result.error);
+  }
+
+  #handle(session: Session, event: ClientEvent): void {
+    const { engine } = this.#context;
+    if (event.type === 'ping') this.#reply({ type: 'pong', data: null });
+    else if (event.type === 'rename') this.#rename(session, event.data);
+    else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message);
+    else if (event.type === 'typing') this.#setTyping(session, event.data);
+    else if (event.type === 'who') void engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }));
+    else if (event.type === 'help') this.#reply({ type: 'help', data: HELP });
+    else {
+      this.#setTyping(session, false);
+      this.#publish(session, event.data, event.id);
+    }
+  }
+
+  /** Sends an event meant for this peer alone. */
+  #reply(event: ServerEvent): void {
+    this.deliver(frameText(encodeEvent(event)));
+  }
+
+  /** Refuses the client's last event; the connection stays open. */
+  #sendError(error: ProtocolError): void {
+    this.#reply({ type: 'error', data: error });
+  }
+
+  /**
+   * Leaves the room; safe to call again. A plain disconnect keeps the session's name for the grace
+   * period, so a reconnect with its token is seamless; a kick ends the session at once.
+   */
+  #leave(immediately = false): void {
+    const { hub, sessions, engine, log } = this.#context;
+    const ended = this.#session;
+    if (ended && this.#isTyping) this.#setTyping(ended, false);
+    clearTimeout(this.#typingTimer);
+    this.#hasLeft = true;
+    if (this.#isInHub) hub.remove(this);
+    this.#isInHub = false;
+    if (!ended || this.#isDetached) return;
+    this.#isDetached = true;
     sessions.detach(
       ended,
       () => engine.leave(ended.room, ended.name).catch((err: unknown) => log(`leave failed for ${ended.name}: ${String(err)}`)),
@@ -97,150 +243,67 @@ export function acceptConnection(socket: WebSocket, raw: Writable, room: string,
     );
   }
 
-  /** Closes with a documented code; the peer leaves at once, even if the socket lingers to flush. */
-  function kick(close: CloseInfo): void {
-    leave(true);
-    outbox.flush();
-    socket.close(close.code, close.reason);
-  }
-
   /** Publishes a chat message once per id: a retry of an id already sent is acknowledged with its seq. */
-  function publish(active: Session, text: string, id: string | undefined): void {
-    const ack = (seq: number) => reply({ type: 'ack', data: { id: id!, seq } });
-    const known = id === undefined ? undefined : sessions.seqOf(active, id);
+  #publish(session: Session, text: string, id: string | undefined): void {
+    const { sessions, engine, counters, now, log } = this.#context;
+    const { room } = this;
+    const ack = (seq: number) => this.#reply({ type: 'ack', data: { id: id!, seq } });
+    const known = id === undefined ? undefined : sessions.seqOf(session, id);
     if (known) {
       void known.then(ack, () => {});
       return;
     }
     counters.messagesPublished++;
-    const seq = engine.publish(room, { sender: active.name, message: text, ts: now() }).then((message) => message.seq);
+    const seq = engine.publish(room, { sender: session.name, message: text, ts: now() }).then((message) => message.seq);
     if (id === undefined) {
       seq.catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
       return;
     }
-    sessions.remember(active, id, seq);
+    sessions.remember(session, id, seq);
     seq.then(ack, (err: unknown) => {
-      active.sent.delete(id);
+      sessions.forget(session, id);
       log(`publish failed in ${room}: ${String(err)}`);
     });
   }
 
   /** Takes a new name if nobody in the room has it (ignoring case); everyone is told `peer-renamed`. */
-  function rename(active: Session, to: string): void {
-    const from = active.name;
+  #rename(session: Session, to: string): void {
+    const { engine, log } = this.#context;
+    const from = session.name;
     if (to === from) return;
-    engine.rename(room, from, to).then(
+    engine.rename(this.room, from, to).then(
       (isRenamed) => {
         if (!isRenamed) {
-          sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` });
+          this.#sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` });
           return;
         }
-        active.name = to;
-        if (peer) peer.name = to;
+        session.name = to;
+        this.name = to;
       },
-      (err: unknown) => log(`rename failed in ${room}: ${String(err)}`),
+      (err: unknown) => log(`rename failed in ${this.room}: ${String(err)}`),
     );
   }
 
   /** Tells the room this peer is typing, or has stopped; the state lapses after `typingMs`. */
-  function setTyping(active: Session, typing: boolean): void {
-    clearTimeout(typingTimer);
-    if (typing) typingTimer = setTimeout(() => setTyping(active, false), config.typingMs).unref();
-    if (typing === isTyping) return;
-    isTyping = typing;
-    engine.signal(room, { type: 'typing', data: { name: active.name, typing } }).catch((err: unknown) => log(`typing failed in ${room}: ${String(err)}`));
+  #setTyping(session: Session, typing: boolean): void {
+    const { engine, config, log } = this.#context;
+    clearTimeout(this.#typingTimer);
+    if (typing) this.#typingTimer = setTimeout(() => this.#setTyping(session, false), config.typingMs).unref();
+    if (typing === this.#isTyping) return;
+    this.#isTyping = typing;
+    engine.signal(this.room, { type: 'typing', data: { name: session.name, typing } }).catch((err: unknown) => log(`typing failed in ${this.room}: ${String(err)}`));
   }
 
   /** Sends to one peer of this room (every connection of it) and, as confirmation, to the sender. Never in history. */
-  function direct(active: Session, to: string, message: string): void {
-    const targets = hub.named(room, to);
+  #direct(session: Session, to: string, message: string): void {
+    const { hub, now } = this.#context;
+    const targets = hub.named(this.room, to);
     if (targets.length === 0) {
-      sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
+      this.#sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
       return;
     }
-    const frame = frameText(encodeEvent({ type: 'direct-message', data: { from: active.name, to: targets[0]!.name, message, ts: now() } }));
-    for (const target of targets) target.send(frame);
-    if (!targets.includes(peer!)) send(frame);
-  }
-
-  const pulse: Pulse = { isAlive: true, ping: () => outbox.push(PING_FRAME), terminate: () => socket.terminate() };
-  heartbeat.add(pulse);
-  socket.on('pong', () => {
-    pulse.isAlive = true;
-  });
-  // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket with
-  // the RFC code; without a listener the error would crash the process.
-  socket.on('error', () => {});
-  socket.on('close', () => {
-    heartbeat.remove(pulse);
-    leave();
-  });
-  socket.on('message', (data, isBinary) => {
-    pulse.isAlive = true;
-    counters.framesReceived++;
-    if (!session || hasLeft) return;
-    const wait = bucket.take();
-    if (wait > 0) {
-      counters.rateLimited++;
-      if (strikes.take() > 0) kick(CLOSE.flood);
-      else sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
-      return;
-    }
-    if (isBinary) {
-      kick(CLOSE.binary);
-      return;
-    }
-    const result = parseClientFrame(data.toString(), config);
-    if (!result.ok) sendError(result.error);
-    else if (result.event.type === 'ping') reply({ type: 'pong', data: null });
-    else if (result.event.type === 'rename') rename(session, result.event.data);
-    else if (result.event.type === 'direct-message') direct(session, result.event.data.to, result.event.data.message);
-    else if (result.event.type === 'typing') setTyping(session, result.event.data);
-    else if (result.event.type === 'who') void engine.peers(room).then((names) => reply({ type: 'update-peers', data: names }));
-    else if (result.event.type === 'help') reply({ type: 'help', data: HELP });
-    else {
-      setTyping(session, false);
-      publish(session, result.event.data, result.event.id);
-    }
-  });
-
-  socket.pause();
-  enter().catch((err: unknown) => {
-    log(`join failed in ${room}: ${String(err)}`);
-    kick(CLOSE.joinFailed);
-  });
-
-  // Takes the session back by its token or starts one, then greets and replays. The greeting, the
-  // replay and registering in the hub happen in one synchronous step after the engine answers, so
-  // no live message falls between the replay and the first live frame.
-  async function enter(): Promise<void> {
-    const { since, token } = parseResume(query);
-    const resumed = sessions.resume(token, room);
-    let peers: string[];
-    if (resumed) {
-      session = resumed;
-      peers = await engine.peers(room);
-    } else {
-      const joined = await engine.join(room);
-      session = sessions.create(room, joined.name);
-      peers = joined.peers;
-    }
-    const replay = await engine.replay(room, since, config.historyOnJoin);
-    if (hasLeft || socket.readyState !== WebSocket.OPEN) {
-      leave();
-      return;
-    }
-    peer = { socket, room, name: session.name, joinedAt: now(), send };
-    hub.add(peer);
-    reply({ type: 'name-generated', data: session.name });
-    reply({ type: 'update-peers', data: peers });
-    reply({ type: 'session', data: { token: session.token } });
-    // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
-    // in full, so it is not policed. Live frames behind it are.
-    for (const message of replay.messages) outbox.push(frameText(encodeEvent({ type: 'message', data: { ...message, history: true } })));
-    bufferLimit = config.maxBufferedBytes + outbox.bufferedBytes;
-    const { messages, ...position } = replay;
-    reply({ type: 'synced', data: position });
-    socket.resume();
+    const frame = frameText(encodeEvent({ type: 'direct-message', data: { from: session.name, to: targets[0]!.name, message, ts: now() } }));
+    for (const target of targets) target.deliver(frame);
+    if (!targets.includes(this)) this.deliver(frame);
   }
 }

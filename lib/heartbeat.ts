@@ -7,7 +7,7 @@
 export interface Pulse {
   /** Set by any frame from the peer (a pong included); cleared by each ping. */
   isAlive: boolean;
-  ping(): void;
+  sendPing(): void;
   terminate(): void;
 }
 
@@ -46,7 +46,7 @@ export class Heartbeat {
         continue;
       }
       pulse.isAlive = false;
-      pulse.ping();
+      pulse.sendPing();
     }
   }
 }

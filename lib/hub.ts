@@ -16,7 +16,7 @@ export interface Peer {
   /** Milliseconds since the epoch when the peer joined. */
   readonly joinedAt: number;
   /** Queues one framed WebSocket message to the peer; every outgoing frame passes here (see connection.ts). */
-  send(frame: Buffer): void;
+  deliver(frame: Buffer): void;
 }
 
 type PresenceChange = 'peer-joined' | 'peer-left';
@@ -85,7 +85,7 @@ export class Hub {
     // A peer is not told that it is typing.
     const subject = event.type === 'typing' ? event.data.name : undefined;
     for (const peer of room) {
-      if (peer.name !== subject) peer.send(frame);
+      if (peer.name !== subject) peer.deliver(frame);
     }
     if (event.type === 'message') this.#counters.deliveries += room.size;
   }
@@ -103,8 +103,8 @@ export class Hub {
     const joiners = type === 'peer-joined' ? new Map(names.map((name, index) => [name, index])) : undefined;
     for (const peer of room) {
       const index = joiners?.get(peer.name);
-      if (index === undefined) peer.send(frame);
-      else if (index < names.length - 1) peer.send(frameText(encodeEvent({ type, data: names.slice(index + 1) })));
+      if (index === undefined) peer.deliver(frame);
+      else if (index < names.length - 1) peer.deliver(frameText(encodeEvent({ type, data: names.slice(index + 1) })));
     }
   }
 

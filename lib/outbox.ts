@@ -53,15 +53,18 @@ export class Flusher {
 export class Outbox {
   readonly #raw: Writable;
   readonly #flusher: Flusher;
-  readonly #isOpen: () => boolean;
+  readonly #socket: { readonly readyState: number };
   #frames: Buffer[] = [];
   #bytes = 0;
 
-  /** `isOpen` says whether frames may still be written: none may follow a close frame. */
-  constructor(raw: Writable, flusher: Flusher, isOpen: () => boolean) {
+  /**
+   * `raw` is the TCP socket under the WebSocket `socket`, whose state says whether frames may still
+   * be written: none may follow a close frame.
+   */
+  constructor(raw: Writable, flusher: Flusher, socket: { readonly readyState: number }) {
     this.#raw = raw;
     this.#flusher = flusher;
-    this.#isOpen = isOpen;
+    this.#socket = socket;
   }
 
   /** Bytes owed to the peer: queued here and not yet taken by the kernel. */
@@ -83,7 +86,8 @@ export class Outbox {
     const bytes = this.#bytes;
     this.#bytes = 0;
     const { counters } = this.#flusher;
-    if (!this.#isOpen()) {
+    // WebSocket.OPEN: frames queued before a close frame was sent are not written after it.
+    if (this.#socket.readyState !== 1) {
       counters.framesDropped += frames.length;
       return;
     }

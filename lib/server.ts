@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
 import { ConnectionCaps } from './admission.ts';
-import { acceptConnection } from './connection.ts';
+import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { CLOSE, REFUSE, type Refusal } from './errors.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -56,13 +56,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
-  const wssOptions: WsServerOptions & { closeTimeout: number } = {
+  const wssOptions: WsServerOptions<typeof Connection> & { closeTimeout: number } = {
+    WebSocket: Connection,
     noServer: true,
     maxPayload: config.maxFrameBytes,
     perMessageDeflate: false,
     closeTimeout: config.closeTimeoutMs,
   };
-  const wss = new WebSocketServer(wssOptions);
+  const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
   let isShuttingDown = false;
 
@@ -103,9 +104,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
   );
 
+  // One listener for every socket (`this` is the socket), so none is made per connection. A
+  // socket's remote address stays readable after it closes: Node keeps what it first read.
+  function releaseSlot(this: Duplex & { remoteAddress?: string }): void {
+    caps.release(this.remoteAddress ?? 'unknown');
+  }
+
   // Every refusal is an HTTP status written before any WebSocket opens.
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     const { path, query } = splitUrl(req);
     if (path !== WEBSOCKET_PATH) {
       abortHandshake(socket, REFUSE.path);
@@ -130,8 +137,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return;
     }
     // The raw socket closes however the handshake ends, so the slot is always given back.
-    socket.once('close', () => caps.release(ip));
-    wss.handleUpgrade(req, socket, head, (ws) => acceptConnection(ws, socket, room, query, context));
+    socket.on('close', releaseSlot);
+    wss.handleUpgrade(req, socket, head, (ws) => ws.accept(socket, room, query, context));
   });
 
   http.listen(config.port, config.host);
@@ -168,6 +175,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     port,
     close: () => (closing ??= shutdown()),
   };
+}
+
+/** An upgrade socket's error listener, shared by all (`this` is the socket). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** The request's path and query string (without the `?`). */

@@ -8,8 +8,6 @@ export interface Session {
   readonly token: string;
   readonly room: string;
   name: string;
-  /** Message id -> the seq it was given (a promise while it is being published) and when. */
-  readonly sent: Map<string, { seq: Promise<number>; at: number }>;
   /** Open connections using this session. */
   connections: number;
   expiry?: NodeJS.Timeout;
@@ -24,6 +22,11 @@ export interface SessionOptions {
 /** Every live or recently disconnected session of this process, by token. */
 export class Sessions {
   readonly #byToken = new Map<string, Session>();
+  /**
+   * `token id` -> the seq a message id was given (a promise while it is being published) and when,
+   * for every session in one map, oldest first: a session that never sends an id costs nothing here.
+   */
+  readonly #sent = new Map<string, { seq: Promise<number>; at: number }>();
   readonly #options: SessionOptions;
 
   constructor(options: SessionOptions) {
@@ -32,7 +35,7 @@ export class Sessions {
 
   /** Starts a session for a name just claimed in `room`, with one connection. */
   create(room: string, name: string): Session {
-    const session: Session = { token: randomBytes(24).toString('base64url'), room, name, sent: new Map(), connections: 1 };
+    const session: Session = { token: randomBytes(24).toString('base64url'), room, name, connections: 1 };
     this.#byToken.set(session.token, session);
     return session;
   }
@@ -63,23 +66,34 @@ export class Sessions {
 
   /** The seq a message id already got in this session, if it is within the dedupe window. */
   seqOf(session: Session, id: string): Promise<number> | undefined {
-    const entry = session.sent.get(id);
+    const entry = this.#sent.get(`${session.token} ${id}`);
     return entry && this.#options.now() - entry.at <= this.#options.dedupeWindowMs ? entry.seq : undefined;
   }
 
   /** Remembers an id's seq, and forgets ids older than the dedupe window. */
   remember(session: Session, id: string, seq: Promise<number>): void {
     const now = this.#options.now();
-    for (const [old, entry] of session.sent) {
+    for (const [old, entry] of this.#sent) {
       if (now - entry.at <= this.#options.dedupeWindowMs) break;
-      session.sent.delete(old);
+      this.#sent.delete(old);
     }
-    session.sent.set(id, { seq, at: now });
+    this.#sent.set(`${session.token} ${id}`, { seq, at: now });
+  }
+
+  /** How many message ids are remembered, across all sessions. */
+  get rememberedIds(): number {
+    return this.#sent.size;
+  }
+
+  /** Forgets an id whose message failed to publish, so a retry publishes it again. */
+  forget(session: Session, id: string): void {
+    this.#sent.delete(`${session.token} ${id}`);
   }
 
   /** Ends every session at once (shutdown). */
   clear(): void {
     for (const session of this.#byToken.values()) clearTimeout(session.expiry);
     this.#byToken.clear();
+    this.#sent.clear();
   }
 }

@@ -6,6 +6,8 @@ import * as ws from 'ws';
 import { createCounters } from '../lib/metrics.ts';
 import { Flusher, frameText, Outbox } from '../lib/outbox.ts';
 
+const OPEN = { readyState: 1 };
+
 /** A stream that records each write it is handed. */
 function recordingStream(): Writable & { writes: Buffer[] } {
   const writes: Buffer[] = [];
@@ -40,8 +42,8 @@ test('the frames of one turn leave in one write per socket, after the turn', asy
   const flusher = new Flusher(counters);
   const a = recordingStream();
   const b = recordingStream();
-  const toA = new Outbox(a, flusher, () => true);
-  const toB = new Outbox(b, flusher, () => true);
+  const toA = new Outbox(a, flusher, OPEN);
+  const toB = new Outbox(b, flusher, OPEN);
   for (const text of ['one', 'two', 'three']) {
     toA.push(frameText(text));
     toB.push(frameText(text));
@@ -62,7 +64,7 @@ test('the frames of one turn leave in one write per socket, after the turn', asy
 test('frames owed to a closed socket are dropped and counted', async () => {
   const counters = createCounters();
   const stream = recordingStream();
-  const outbox = new Outbox(stream, new Flusher(counters), () => false);
+  const outbox = new Outbox(stream, new Flusher(counters), { readyState: 3 });
   outbox.push(frameText('late'));
   await nextTurn();
   assert.equal(stream.writes.length, 0);

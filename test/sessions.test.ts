@@ -14,8 +14,13 @@ test('a message id is remembered for the dedupe window and then forgotten', asyn
   assert.equal(await sessions.seqOf(session, 'a'), 7, 'still inside the window');
   now = 1001;
   assert.equal(sessions.seqOf(session, 'a'), undefined, 'outside the window a retry counts as new');
+  const other = sessions.create('lobby', 'blue-fish');
+  assert.equal(sessions.seqOf(other, 'b'), undefined);
   sessions.remember(session, 'b', Promise.resolve(8));
-  assert.equal(session.sent.has('a'), false, 'old ids are pruned, so memory stays bounded');
+  assert.equal(sessions.seqOf(other, 'b'), undefined, 'ids are per session');
+  assert.equal(sessions.rememberedIds, 1, 'old ids are pruned, so memory stays bounded');
+  sessions.forget(session, 'b');
+  assert.equal(sessions.seqOf(session, 'b'), undefined, 'a forgotten id (its publish failed) counts as new');
 });
 
 test('a session ends after the grace period unless a connection takes it back', async () => {
