@@ -40,7 +40,7 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
   return {
     async join(room: string): Promise<Presence> {
       const { names } = roomOf(room);
-      const name = generateName((candidate) => names.has(candidate.toLowerCase()), random);
+      const name = generateName((candidate) => names.has(candidate.toLowerCase()), random, names.size);
       names.set(name.toLowerCase(), name);
       listener(room, { type: 'peer-joined', data: name });
       return { name, peers: [...names.values()] };

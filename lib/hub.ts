@@ -1,5 +1,5 @@
-// This process's peers: the registry by socket, rooms for fan-out, and presence diffs batched per
-// turn of the event loop.
+// This process's peers: the registry by socket, rooms for fan-out, and presence diffs gathered
+// into batches.
 
 import type { RoomEvent } from './engine.ts';
 import type { Counters } from './metrics.ts';
@@ -25,12 +25,15 @@ type PresenceChange = 'peer-joined' | 'peer-left';
 export class Hub {
   readonly #bySocket = new Map<object, Peer>();
   readonly #rooms = new Map<string, Set<Peer>>();
-  /** Per room, the joins or leaves heard in this turn and not yet sent: one frame carries them all. */
+  /** Per room, the joins or leaves heard and not yet sent: one frame carries them all. */
   readonly #presence = new Map<string, { type: PresenceChange; names: string[] }>();
   readonly #counters: Counters;
+  readonly #presenceBatchMs: number;
 
-  constructor(counters: Counters) {
+  /** Joins and leaves wait up to `presenceBatchMs` (0: the end of the event-loop turn) to be sent together. */
+  constructor(counters: Counters, presenceBatchMs = 0) {
     this.#counters = counters;
+    this.#presenceBatchMs = presenceBatchMs;
   }
 
   add(peer: Peer): void {
@@ -62,9 +65,10 @@ export class Hub {
 
   /**
    * Fans a room event out to the room's local peers, serialized and framed once for all of them.
-   * Joins and leaves wait for the end of the turn and go out together, as one `peer-joined` or
-   * `peer-left` listing every name: a join storm of N peers then costs about N frames per turn
-   * instead of N². Any other event first sends the room's waiting presence, so order is kept.
+   * Joins and leaves are gathered and go out together, as one `peer-joined` or `peer-left` listing
+   * every name: a join storm of N peers then costs each peer a frame per batch instead of one per
+   * join (N² frames in all). Any other event of the room first sends its waiting presence, and so
+   * does a change from joins to leaves, so order is kept.
    */
   dispatch(roomName: string, event: RoomEvent): void {
     if (event.type === 'peer-joined' || event.type === 'peer-left') {
@@ -74,7 +78,7 @@ export class Hub {
         return;
       }
       if (waiting) this.#sendPresence(roomName);
-      else if (this.#presence.size === 0) setImmediate(this.#sendAllPresence);
+      else if (this.#presence.size === 0) this.#schedulePresence();
       this.#presence.set(roomName, { type: event.type, names: [event.data] });
       return;
     }
@@ -98,14 +102,20 @@ export class Hub {
     if (!room) return;
     const { type, names } = waiting;
     const frame = frameText(encodeEvent({ type, data: names }));
-    // A peer that joined in this batch has the names before its own in its snapshot: it is sent
-    // only those after it, and never its own arrival.
+    // A peer that joined during this batch has the names before its own in its snapshot: it is sent
+    // only those after it, and never its own arrival. A batch lasts one window, so these few extra
+    // frames stay small.
     const joiners = type === 'peer-joined' ? new Map(names.map((name, index) => [name, index])) : undefined;
     for (const peer of room) {
       const index = joiners?.get(peer.name);
       if (index === undefined) peer.deliver(frame);
       else if (index < names.length - 1) peer.deliver(frameText(encodeEvent({ type, data: names.slice(index + 1) })));
     }
+  }
+
+  #schedulePresence(): void {
+    if (this.#presenceBatchMs === 0) setImmediate(this.#sendAllPresence);
+    else setTimeout(this.#sendAllPresence, this.#presenceBatchMs).unref();
   }
 
   readonly #sendAllPresence = (): void => {

@@ -23,22 +23,22 @@ function pairName(index: number): string {
 
 /**
  * Picks a `color-animal` name for which `isTaken` is false. Tries random pairs, then every pair from a
- * random starting point; when all pairs are taken it appends `-2`, `-3`, ... to a random pair.
+ * random starting point; when all pairs are taken it moves on to `-2` names (`blue-fish-2`), then
+ * `-3`, and so on, the same way. `crowd` (how many names are taken, if known) lets a crowded room
+ * start at the level where free names are, instead of scanning every full level below it.
  * `random` returns a number in [0, 1), like Math.random, so tests can make the choice exact.
  */
-export function generateName(isTaken: (name: string) => boolean, random: () => number = Math.random): string {
-  const start = Math.floor(random() * PAIRS);
-  for (let draw = 0; draw < RANDOM_DRAWS; draw++) {
-    const name = pairName(draw === 0 ? start : Math.floor(random() * PAIRS));
-    if (!isTaken(name)) return name;
-  }
-  for (let step = 0; step < PAIRS; step++) {
-    const name = pairName((start + step) % PAIRS);
-    if (!isTaken(name)) return name;
-  }
-  const base = pairName(start);
-  for (let suffix = 2; ; suffix++) {
-    const name = `${base}-${suffix}`;
-    if (!isTaken(name)) return name;
+export function generateName(isTaken: (name: string) => boolean, random: () => number = Math.random, crowd = 0): string {
+  for (let level = Math.floor(crowd / PAIRS); ; level++) {
+    const nameAt = (index: number) => (level === 0 ? pairName(index) : `${pairName(index)}-${level + 1}`);
+    const start = Math.floor(random() * PAIRS);
+    for (let draw = 0; draw < RANDOM_DRAWS; draw++) {
+      const name = nameAt(draw === 0 ? start : Math.floor(random() * PAIRS));
+      if (!isTaken(name)) return name;
+    }
+    for (let step = 0; step < PAIRS; step++) {
+      const name = nameAt((start + step) % PAIRS);
+      if (!isTaken(name)) return name;
+    }
   }
 }

@@ -46,7 +46,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const startedAt = now();
   const counters = createCounters();
   const metrics = new MetricsPage(counters);
-  const hub = new Hub(counters);
+  const hub = new Hub(counters, config.presenceBatchMs);
   const heartbeat = new Heartbeat(config.heartbeatMs);
   const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random });
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);

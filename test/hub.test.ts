@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Hub, type Peer } from '../lib/hub.ts';
 import { createCounters } from '../lib/metrics.ts';
 
@@ -48,6 +48,19 @@ test('joins and leaves of one turn go out together, in order, and rooms are sepa
     { type: 'peer-joined', data: ['e'] },
   ]);
   assert.equal(elsewhere.frames.length, 0);
+});
+
+test('joins within the batch window go out together, and not before it ends', async () => {
+  const hub = new Hub(createCounters(), 40);
+  const a = fakePeer('a');
+  hub.add(a);
+  hub.dispatch('lobby', { type: 'peer-joined', data: 'b' });
+  await sleep(10);
+  hub.dispatch('lobby', { type: 'peer-joined', data: 'c' });
+  await nextTurn();
+  assert.equal(a.frames.length, 0, 'nothing before the window ends');
+  await sleep(60);
+  assert.deepEqual(events(a), [{ type: 'peer-joined', data: ['b', 'c'] }]);
 });
 
 test('a peer that joined in the batch hears only of those who joined after it', async () => {

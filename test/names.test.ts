@@ -38,3 +38,11 @@ test('names stay unique until every pair is taken, then get -2, -3, ...', () => 
   for (const name of [...taken]) taken.add(`${name}-2`);
   assert.match(generateName((n) => taken.has(n), random), /^[a-z]+-[a-z]+-3$/);
 });
+
+test('a crowded room starts at the level where free names are', () => {
+  const pairs = COLORS.length * ANIMALS.length;
+  const checked: string[] = [];
+  const name = generateName((n) => (checked.push(n), false), seeded(3), 2 * pairs + 5);
+  assert.match(name, /^[a-z]+-[a-z]+-3$/);
+  assert.deepEqual(checked, [name], 'no full level was scanned');
+});
