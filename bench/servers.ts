@@ -1,0 +1,125 @@
+// The two servers the benchmark compares, each started as its own process, and what /proc (Linux)
+// says about a process's CPU and memory.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { round } from './comparison.ts';
+
+export const KINDS = ['baseline', 'plainchat'] as const;
+export type Kind = (typeof KINDS)[number];
+
+// Everything at its default except the limits a benchmark must pass: each sender sends hundreds of
+// messages a second, and all peers come from one IP address.
+const PLAINCHAT_FLAGS = [
+  '--host', '127.0.0.1', '--port', '0', '--max-connections', '30000', '--max-connections-per-ip', '30000',
+  '--rate-burst', '100000', '--rate-per-second', '100000', '--flood-limit', '100000',
+];
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const running = new Set<ChildProcess>();
+// A benchmark that stops half-way must not leave servers behind.
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
+export interface Server {
+  kind: Kind;
+  port: number;
+  pid: number;
+  /** Kills the process (SIGKILL: nothing of a graceful shutdown is measured) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts a server process on a free port and resolves once it listens; `flags` go to plainchat only. */
+export async function startServer(kind: Kind, flags: string[] = []): Promise<Server> {
+  const script = kind === 'plainchat' ? ['server.ts', ...PLAINCHAT_FLAGS, ...flags] : ['bench/baseline.ts'];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
+    cwd: root,
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  running.add(child);
+  let isStopping = false;
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /open http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      reject(new Error(`${kind} exited before listening: ${out}`));
+      // After listening only a crash ends it; its peers' closes are counted where they are measured.
+      if (!isStopping) console.log(`  ${kind} exited unexpectedly (${signal ?? `code ${code}`})`);
+    });
+  });
+  const stop = async () => {
+    if (!running.has(child)) return;
+    isStopping = true;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return { kind, port, pid: child.pid!, stop };
+}
+
+/** CPU seconds a process has used; NaN once it has gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A process's resident memory in KiB; NaN once it has gone. */
+export function rssKiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds every process on the machine has used: shows when others compete for the cores. */
+function machineCpuSeconds(): number {
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+/** CPU seconds this process (the load generator) has used. */
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/**
+ * CPU seconds per wall second: of the server, of this load generator, and of everything else on the
+ * machine (more than a little there means the figures are disturbed).
+ */
+export interface Cores {
+  server: number;
+  generator: number;
+  others: number;
+}
+
+/** Starts measuring CPU; the function returned gives the cores busy since. */
+export function measureCores(server: Server): () => Cores {
+  const before = { server: cpuSeconds(server.pid), generator: ownCpuSeconds(), machine: machineCpuSeconds(), wall: performance.now() };
+  return () => {
+    const wall = (performance.now() - before.wall) / 1000;
+    const serverCores = (cpuSeconds(server.pid) - before.server) / wall;
+    const generatorCores = (ownCpuSeconds() - before.generator) / wall;
+    const others = Math.max(0, (machineCpuSeconds() - before.machine) / wall - serverCores - generatorCores);
+    return { server: round(serverCores), generator: round(generatorCores), others: round(others) };
+  };
+}
