@@ -93,7 +93,7 @@ export const OPTIONS = [
   option({ key: 'historyOnJoin', flag: '--history-on-join', env: 'HISTORY_ON_JOIN', default: 50, parse: integer(0, 1_000_000), help: 'newest messages sent to a newly joined peer' }),
   option({ key: 'roomTtlMs', flag: '--room-ttl-ms', env: 'ROOM_TTL_MS', default: 3_600_000, parse: integer(0, 604_800_000), help: 'ms an empty room keeps its history before it is forgotten' }),
   option({ key: 'typingMs', flag: '--typing-ms', env: 'TYPING_MS', default: 5000, parse: integer(100, 600_000), help: 'ms a typing state lasts without renewal' }),
-  option({ key: 'presenceBatchMs', flag: '--presence-batch-ms', env: 'PRESENCE_BATCH_MS', default: 50, parse: integer(0, 10_000), help: 'ms joins and leaves are gathered into one frame per room' }),
+  option({ key: 'presenceBatchMs', flag: '--presence-batch-ms', env: 'PRESENCE_BATCH_MS', default: 200, parse: integer(0, 10_000), help: 'ms joins and leaves are gathered into one frame per room' }),
   option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session keeps its name for a reconnect' }),
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: 60_000, parse: integer(0, 86_400_000), help: 'ms a message id is remembered against retries' }),
 ];

@@ -164,7 +164,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     hub.add(this);
     this.#isInHub = true;
     this.#reply({ type: 'name-generated', data: session.name });
-    this.#reply({ type: 'update-peers', data: peers });
+    this.deliver(hub.snapshotFrame(room, peers));
     this.#reply({ type: 'session', data: { token: session.token } });
     // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
     // in full, so it is not policed. Live frames behind it are.

@@ -27,6 +27,8 @@ export class Hub {
   readonly #rooms = new Map<string, Set<Peer>>();
   /** Per room, the joins or leaves heard and not yet sent: one frame carries them all. */
   readonly #presence = new Map<string, { type: PresenceChange; names: string[] }>();
+  /** Per room with local peers, the last snapshot framed, to extend when the next one only adds names. */
+  readonly #snapshots = new Map<string, { names: string[]; json: string }>();
   readonly #counters: Counters;
   readonly #presenceBatchMs: number;
 
@@ -46,7 +48,28 @@ export class Hub {
   remove(peer: Peer): void {
     this.#bySocket.delete(peer.socket);
     const room = this.#rooms.get(peer.room);
-    if (room?.delete(peer) && room.size === 0) this.#rooms.delete(peer.room);
+    if (room?.delete(peer) && room.size === 0) {
+      this.#rooms.delete(peer.room);
+      this.#snapshots.delete(peer.room);
+    }
+  }
+
+  /**
+   * Frames `update-peers` for `names`, the room's presence snapshot. In a join storm each newcomer's
+   * snapshot is the last one plus a few names (engines list names in the order they joined), so the
+   * JSON is extended rather than built again: N joins then cost N small appends, not N² names
+   * serialized.
+   */
+  snapshotFrame(roomName: string, names: string[]): Buffer {
+    const last = this.#snapshots.get(roomName);
+    let json: string;
+    if (last && last.names.length > 0 && names.length > last.names.length && last.names.every((name, index) => names[index] === name)) {
+      json = `${last.json.slice(0, -1)},${JSON.stringify(names.slice(last.names.length)).slice(1)}`;
+    } else {
+      json = JSON.stringify(names);
+    }
+    this.#snapshots.set(roomName, { names, json });
+    return frameText(`{"type":"update-peers","data":${json}}`);
   }
 
   /** The local peers of `room` called `name`, ignoring case (one per connection of that session). */

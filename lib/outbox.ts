@@ -78,10 +78,18 @@ export class Outbox {
     this.#bytes += frame.length;
   }
 
-  /** Writes what is queued now (before a close frame, say); frames owed to a closed socket are counted as dropped. */
+  /**
+   * Writes what is queued now (before a close frame, say); frames owed to a closed socket are
+   * counted as dropped. The server corks a socket before its upgrade so that the 101 response leaves
+   * with the greeting in one write: the first flush uncorks it, frames or not.
+   */
   flush(): void {
     const frames = this.#frames;
-    if (frames.length === 0) return;
+    if (frames.length > 0) this.#write(frames);
+    if (this.#raw.writableCorked > 0) this.#raw.uncork();
+  }
+
+  #write(frames: Buffer[]): void {
     this.#frames = [];
     const bytes = this.#bytes;
     this.#bytes = 0;

@@ -138,6 +138,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     // The raw socket closes however the handshake ends, so the slot is always given back.
     socket.on('close', releaseSlot);
+    // Held until the connection's first flush, so the 101 and the greeting leave in one write.
+    socket.cork();
     wss.handleUpgrade(req, socket, head, (ws) => ws.accept(socket, room, query, context));
   });
 

@@ -242,6 +242,8 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       await page.locator('#messages .msg.pending').first().waitFor({ state: 'detached', timeout: 10_000 });
       const watcher = await context.newPage();
       await watcher.goto(strict.url.replace('localhost', '127.0.0.1'));
+      // The history arrives after the page loads: wait for all of it before counting.
+      for (let i = 0; i < 6; i++) await watcher.locator('#messages .msg', { hasText: `burst ${i}` }).first().waitFor();
       for (let i = 0; i < 6; i++) {
         assert.equal(await watcher.locator('#messages .msg', { hasText: `burst ${i}` }).count(), 1, `burst ${i} was delivered once`);
       }

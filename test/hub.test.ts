@@ -99,3 +99,13 @@ test('a peer is not told that it is typing, and a removed peer hears nothing', (
   assert.equal(gone.frames.length, 0);
   assert.equal(hub.size, 2);
 });
+
+test('a snapshot frame lists exactly the names given, however the last one differed', () => {
+  const hub = new Hub(createCounters());
+  const snapshots = [[], ['a'], ['a', 'b'], ['a', 'b', 'c', 'd'], ['a', 'c', 'd'], ['a', 'c', 'd', 'é"\\'], ['x']];
+  for (const names of snapshots) {
+    const frame = hub.snapshotFrame('lobby', names);
+    assert.deepEqual(JSON.parse(frame.subarray(2).toString()), { type: 'update-peers', data: names });
+  }
+  assert.deepEqual(JSON.parse(hub.snapshotFrame('dev', ['z']).subarray(2).toString()).data, ['z'], 'rooms are separate');
+});
