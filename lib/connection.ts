@@ -53,11 +53,6 @@ export class Connection extends WebSocket implements Peer, Pulse {
   // Raised by the size of a replay until the reader has worked its way back under the limit.
   #bufferLimit = 0;
 
-  /** The hub's key for this peer: the WebSocket, which is the connection. */
-  get socket(): this {
-    return this;
-  }
-
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it and
    * `query` the upgrade URL's query (a resume request). Reading is paused until the peer is in the

@@ -1,5 +1,6 @@
-// This process's peers: the registry by socket, rooms for fan-out, and presence diffs gathered
-// into batches.
+// This process's peers: each room's set of peers for fan-out, and presence diffs gathered into
+// batches. A peer is its WebSocket (see connection.ts), so the set of a room's peers is also the
+// map from socket to name.
 
 import type { RoomEvent } from './engine.ts';
 import type { Counters } from './metrics.ts';
@@ -8,8 +9,6 @@ import { encodeEvent } from './protocol.ts';
 
 /** One connection that has joined a room. */
 export interface Peer {
-  /** The connection's socket: the registry's key. */
-  readonly socket: object;
   readonly room: string;
   /** Changes when the peer renames itself. */
   name: string;
@@ -21,9 +20,9 @@ export interface Peer {
 
 type PresenceChange = 'peer-joined' | 'peer-left';
 
-/** The registry of local peers: by socket, and by room for fan-out. */
+/** The registry of local peers, by room. */
 export class Hub {
-  readonly #bySocket = new Map<object, Peer>();
+  #size = 0;
   readonly #rooms = new Map<string, Set<Peer>>();
   /** Per room, the joins or leaves heard and not yet sent: one frame carries them all. */
   readonly #presence = new Map<string, { type: PresenceChange; names: string[] }>();
@@ -39,16 +38,17 @@ export class Hub {
   }
 
   add(peer: Peer): void {
-    this.#bySocket.set(peer.socket, peer);
     let room = this.#rooms.get(peer.room);
     if (!room) this.#rooms.set(peer.room, (room = new Set()));
+    if (!room.has(peer)) this.#size++;
     room.add(peer);
   }
 
   remove(peer: Peer): void {
-    this.#bySocket.delete(peer.socket);
     const room = this.#rooms.get(peer.room);
-    if (room?.delete(peer) && room.size === 0) {
+    if (!room?.delete(peer)) return;
+    this.#size--;
+    if (room.size === 0) {
       this.#rooms.delete(peer.room);
       this.#snapshots.delete(peer.room);
     }
@@ -79,7 +79,7 @@ export class Hub {
   }
 
   get size(): number {
-    return this.#bySocket.size;
+    return this.#size;
   }
 
   get roomCount(): number {
