@@ -8,11 +8,13 @@
 //               from 25 msgs/s until a step fails, then two bisection steps. A step holds when every
 //               message reached every peer (the sender too) and p99 latency < 100 ms.
 //   latency     BENCH_PEERS peers, BENCH_LATENCY_RATE msgs/s for 10 s after 2 s unmeasured: p50, p99, max.
-//   join        for each N in BENCH_JOIN, N peers connect at once into one room (after the same storm
-//               once, unmeasured, into another room): time until all are ready, and presence bytes
+//   join        for each N in BENCH_JOIN, N peers connect at once into one room (after three storms
+//               of 1,000, unmeasured, into other rooms): time until all are ready, and presence bytes
 //               against the floor N² × average name length.
 //   idle        BENCH_IDLE peers in rooms of 100 (plainchat pinging each every BENCH_HEARTBEAT_MS):
-//               server memory per connection, then the latency scenario beside them.
+//               server RSS growth per connection, then (after a full GC in the server, through
+//               bench/heap-probe.ts) live heap per connection and how far the V8 heap grew; then
+//               the latency scenario beside them.
 //
 // Settings (environment): BENCH_PEERS (1000), BENCH_SENDERS (10), BENCH_STEP_SECONDS (4),
 // BENCH_LATENCY_RATE (50), BENCH_JOIN (1000,5000), BENCH_IDLE (10000), BENCH_CONNECT_CONCURRENCY
@@ -66,6 +68,8 @@ const unknownScenario = settings.only.find((name) => !SCENARIOS.includes(name));
 if (unknownScenario) fail(`BENCH_ONLY takes ${SCENARIOS.join(', ')}, got "${unknownScenario}"`);
 const P99_LIMIT_MS = 100;
 const WARM_UP_SECONDS = 2;
+const WARM_UP_STORMS = 3;
+const WARM_UP_PEERS = 1000;
 const DELIVERY_WAIT_MS = 3000;
 const READY_TIMEOUT_MS = 60_000;
 /** The doubling stops here even if every step held, so that a run always ends. */
@@ -278,9 +282,9 @@ async function join(kind: Kind) {
   for (const n of settings.join) {
     const tally = new Tally();
     const server = await startServer(kind);
-    // The same storm once, unmeasured, in another room, so that the measured one runs compiled code.
-    const warmUpCrowd = await connectAll(server, n, () => 'warm-up', new Tally({ countsMessages: false }));
-    closeAll(warmUpCrowd);
+    // Unmeasured storms first, each in a room of its own, so that the measured one runs code the JIT
+    // has optimized: the first thousand joins on a fresh process run at about half speed.
+    for (let i = 0; i < WARM_UP_STORMS; i++) closeAll(await connectAll(server, WARM_UP_PEERS, () => `warm-up-${i}`, new Tally({ countsMessages: false })));
     await sleep(1000);
     const coresSince = measureCores(server);
     const crowd = await connectAll(server, n, () => 'join', tally);
@@ -311,9 +315,11 @@ async function idle(kind: Kind) {
   const server = await startServer(kind, ['--heartbeat-ms', String(settings.heartbeatMs)]);
   await sleep(1000);
   const rssStart = rssKiB(server.pid);
+  const heapStart = await server.memory();
   const holders = await connectAll(server, settings.idle, (i) => `idle-${Math.floor(i / settings.idleRoomSize)}`, new Tally({ countsMessages: false }));
   await sleep(3000);
   const rssConnected = rssKiB(server.pid);
+  const heapConnected = await server.memory();
   const tally = new Tally();
   const crowd = await connectAll(server, settings.peers, () => 'bench', tally);
   await warmUp(server, crowd, tally);
@@ -325,6 +331,9 @@ async function idle(kind: Kind) {
     rssStartKiB: rssStart,
     rssConnectedKiB: rssConnected,
     kibPerConnection: round((rssConnected - rssStart) / settings.idle),
+    // Measured after the RSS figure, with a full collection in between: what each peer holds, apart from what the heap grew to.
+    liveHeapKibPerConnection: round((heapConnected.heapUsed - heapStart.heapUsed) / 1024 / settings.idle),
+    heapTotalGrowthMiB: round((heapConnected.heapTotal - heapStart.heapTotal) / 1024 ** 2),
     idleReady: holders.ready,
     idleClosed: holders.closed,
     idleCloses: holders.closes,
@@ -391,6 +400,8 @@ function tabulate(r: typeof results) {
   if (r.idle) {
     const { plainchat: p, baseline: b } = r.idle;
     table.add(`idle ${settings.idle}: server KiB per connection`, p.kibPerConnection, b.kibPerConnection, ratioAtMost(1.25));
+    table.add(`idle ${settings.idle}: live heap KiB per connection (after full GC)`, p.liveHeapKibPerConnection, b.liveHeapKibPerConnection);
+    table.add(`idle ${settings.idle}: V8 heap grown to hold them, MiB`, p.heapTotalGrowthMiB, b.heapTotalGrowthMiB);
     table.add(`idle ${settings.idle}: peers ready`, p.idleReady, b.idleReady);
     table.add(`idle ${settings.idle}: peers closed by the server or an error`, p.idleClosed, b.idleClosed);
     table.add(`idle ${settings.idle}: latency p99 ms beside them`, p.p99Ms, b.p99Ms, plainchatBelow(P99_LIMIT_MS));

@@ -25,10 +25,19 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
 export interface Server {
   kind: Kind;
   port: number;
   pid: number;
+  /** After a full garbage collection in the server (bench/heap-probe.ts): its memory, in bytes. */
+  memory(): Promise<Memory>;
   /** Kills the process (SIGKILL: nothing of a graceful shutdown is measured) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -36,16 +45,16 @@ export interface Server {
 /** Starts a server process on a free port and resolves once it listens; `flags` go to plainchat only. */
 export async function startServer(kind: Kind, flags: string[] = []): Promise<Server> {
   const script = kind === 'plainchat' ? ['server.ts', ...PLAINCHAT_FLAGS, ...flags] : ['bench/baseline.ts'];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', './bench/heap-probe.ts', ...script], {
     cwd: root,
     env: { ...process.env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   running.add(child);
   let isStopping = false;
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (chunk) => {
+    child.stdout!.on('data', (chunk) => {
       out += chunk;
       const match = /open http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
       if (match) resolve(Number(match[1]));
@@ -64,7 +73,12 @@ export async function startServer(kind: Kind, flags: string[] = []): Promise<Ser
     child.kill('SIGKILL');
     await exited;
   };
-  return { kind, port, pid: child.pid!, stop };
+  const memory = () =>
+    new Promise<Memory>((resolve) => {
+      child.once('message', (message) => resolve(message as Memory));
+      child.send('memory');
+    });
+  return { kind, port, pid: child.pid!, memory, stop };
 }
 
 /** CPU seconds a process has used; NaN once it has gone. */
