@@ -11,10 +11,10 @@
 //   join        for each N in BENCH_JOIN, N peers connect at once into one room (after three storms
 //               of 1,000, unmeasured, into other rooms): time until all are ready, and presence bytes
 //               against the floor N² × average name length.
-//   idle        BENCH_IDLE peers in rooms of 100 (plainchat pinging each every BENCH_HEARTBEAT_MS):
-//               server RSS growth per connection, then (after a full GC in the server, through
-//               bench/heap-probe.ts) live heap per connection and how far the V8 heap grew; then
-//               the latency scenario beside them.
+//   idle        BENCH_IDLE peers in rooms of 100, every setting at its default: server RSS growth
+//               per connection, then (after a full GC in the server, through bench/heap-probe.ts)
+//               live heap per connection and how far the V8 heap grew. Then, on a fresh server
+//               pinging each peer every BENCH_HEARTBEAT_MS, the latency scenario beside them.
 //
 // Settings (environment): BENCH_PEERS (1000), BENCH_SENDERS (10), BENCH_STEP_SECONDS (4),
 // BENCH_LATENCY_RATE (50), BENCH_JOIN (1000,5000), BENCH_IDLE (10000), BENCH_CONNECT_CONCURRENCY
@@ -312,21 +312,28 @@ async function join(kind: Kind) {
  * latency here is that of a broadcast to all of them; the latency target is plainchat's alone.
  */
 async function idle(kind: Kind) {
-  const server = await startServer(kind, ['--heartbeat-ms', String(settings.heartbeatMs)]);
+  const idleRoom = (i: number) => `idle-${Math.floor(i / settings.idleRoomSize)}`;
+  // Memory with every setting at its default: what an operator's idle peers cost.
+  const server = await startServer(kind);
   await sleep(1000);
   const rssStart = rssKiB(server.pid);
   const heapStart = await server.memory();
-  const holders = await connectAll(server, settings.idle, (i) => `idle-${Math.floor(i / settings.idleRoomSize)}`, new Tally({ countsMessages: false }));
+  const holders = await connectAll(server, settings.idle, idleRoom, new Tally({ countsMessages: false }));
   await sleep(3000);
   const rssConnected = rssKiB(server.pid);
   const heapConnected = await server.memory();
-  const tally = new Tally();
-  const crowd = await connectAll(server, settings.peers, () => 'bench', tally);
-  await warmUp(server, crowd, tally);
-  const load = await runLoad(server, crowd, tally, settings.latencyRate, settings.latencySeconds);
   closeAll(holders);
-  closeAll(crowd);
   await server.stop();
+  // Then the same idle peers pinged every BENCH_HEARTBEAT_MS while a room beside them chats.
+  const pinging = await startServer(kind, ['--heartbeat-ms', String(settings.heartbeatMs)]);
+  const pinged = await connectAll(pinging, settings.idle, idleRoom, new Tally({ countsMessages: false }));
+  const tally = new Tally();
+  const crowd = await connectAll(pinging, settings.peers, () => 'bench', tally);
+  await warmUp(pinging, crowd, tally);
+  const load = await runLoad(pinging, crowd, tally, settings.latencyRate, settings.latencySeconds);
+  closeAll(pinged);
+  closeAll(crowd);
+  await pinging.stop();
   return {
     rssStartKiB: rssStart,
     rssConnectedKiB: rssConnected,
@@ -335,8 +342,8 @@ async function idle(kind: Kind) {
     liveHeapKibPerConnection: round((heapConnected.heapUsed - heapStart.heapUsed) / 1024 / settings.idle),
     heapTotalGrowthMiB: round((heapConnected.heapTotal - heapStart.heapTotal) / 1024 ** 2),
     idleReady: holders.ready,
-    idleClosed: holders.closed,
-    idleCloses: holders.closes,
+    idleClosed: holders.closed + pinged.closed,
+    idleCloses: { ...holders.closes, ...pinged.closes },
     ...load,
   };
 }

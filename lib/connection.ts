@@ -5,6 +5,7 @@
 
 import type { Writable } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
+import type { ConnectionCaps } from './admission.ts';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo, type ProtocolError } from './errors.ts';
@@ -21,6 +22,7 @@ export interface ConnectionContext {
   flusher: Flusher;
   heartbeat: Heartbeat;
   counters: Counters;
+  caps: ConnectionCaps;
   sessions: Sessions;
   engine: Engine;
   config: Config;
@@ -38,6 +40,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
   isAlive = true;
   // Set by accept(): `ws` constructs the object before it is handed over.
   #context!: ConnectionContext;
+  /** The peer's IP address, whose connection slot this holds. */
+  #ip = '';
   #outbox!: Outbox;
   #bucket!: TokenBucket;
   // Refusals are counted by a bucket of their own, made at the first refusal: a client that goes
@@ -54,14 +58,15 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #bufferLimit = 0;
 
   /**
-   * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it and
-   * `query` the upgrade URL's query (a resume request). Reading is paused until the peer is in the
-   * room, so that the client first sees its greeting and replay, and nothing it sends is handled
-   * before.
+   * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
+   * the upgrade URL's query (a resume request) and `ip` the address whose connection slot it holds
+   * until it closes. Reading is paused until the peer is in the room, so that the client first sees
+   * its greeting and replay, and nothing it sends is handled before.
    */
-  accept(raw: Writable, room: string, query: string, context: ConnectionContext): void {
+  accept(raw: Writable, room: string, query: string, ip: string, context: ConnectionContext): void {
     const { config, now, heartbeat } = context;
     this.room = room;
+    this.#ip = ip;
     this.#context = context;
     this.#outbox = new Outbox(raw, context.flusher, this);
     this.#bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
@@ -89,6 +94,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
   static #onClose(this: WebSocket): void {
     const connection = this as Connection;
     connection.#context.heartbeat.remove(connection);
+    connection.#context.caps.release(connection.#ip);
     connection.#leave();
   }
 

@@ -54,7 +54,8 @@ export class Outbox {
   readonly #raw: Writable;
   readonly #flusher: Flusher;
   readonly #socket: { readonly readyState: number };
-  #frames: Buffer[] = [];
+  /** Made at the first frame of a turn: an idle peer holds no list. */
+  #frames: Buffer[] | undefined;
   #bytes = 0;
 
   /**
@@ -73,7 +74,10 @@ export class Outbox {
   }
 
   push(frame: Buffer): void {
-    if (this.#frames.length === 0) this.#flusher.schedule(this);
+    if (!this.#frames) {
+      this.#frames = [];
+      this.#flusher.schedule(this);
+    }
     this.#frames.push(frame);
     this.#bytes += frame.length;
   }
@@ -85,12 +89,12 @@ export class Outbox {
    */
   flush(): void {
     const frames = this.#frames;
-    if (frames.length > 0) this.#write(frames);
+    if (frames) this.#write(frames);
     if (this.#raw.writableCorked > 0) this.#raw.uncork();
   }
 
   #write(frames: Buffer[]): void {
-    this.#frames = [];
+    this.#frames = undefined;
     const bytes = this.#bytes;
     this.#bytes = 0;
     const { counters } = this.#flusher;
