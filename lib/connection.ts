@@ -36,7 +36,6 @@ function ignore(): void {}
 export class Connection extends WebSocket implements Peer, Pulse {
   room = '';
   name = '';
-  joinedAt = 0;
   isAlive = true;
   // Set by accept(): `ws` constructs the object before it is handed over.
   #context!: ConnectionContext;
@@ -141,7 +140,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * no live message falls between the replay and the first live frame.
    */
   async #enter(query: string): Promise<void> {
-    const { sessions, engine, config, hub, now } = this.#context;
+    const { sessions, engine, config, hub } = this.#context;
     const { room } = this;
     const { since, token } = parseResume(query);
     const resumed = sessions.resume(token, room);
@@ -161,7 +160,6 @@ export class Connection extends WebSocket implements Peer, Pulse {
       return;
     }
     this.name = session.name;
-    this.joinedAt = now();
     hub.add(this);
     this.#isInHub = true;
     this.#reply({ type: 'name-generated', data: session.name });

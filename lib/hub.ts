@@ -12,8 +12,6 @@ export interface Peer {
   readonly room: string;
   /** Changes when the peer renames itself. */
   name: string;
-  /** Milliseconds since the epoch when the peer joined. */
-  readonly joinedAt: number;
   /** Queues one framed WebSocket message to the peer; every outgoing frame passes here (see connection.ts). */
   deliver(frame: Buffer): void;
 }
