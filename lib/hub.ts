@@ -122,15 +122,19 @@ export class Hub {
     const room = this.#rooms.get(roomName);
     if (!room) return;
     const { type, names } = waiting;
-    const frame = frameText(encodeEvent({ type, data: names }));
+    const encoded = names.map((name) => JSON.stringify(name));
+    const list = `[${encoded.join(',')}]`;
+    const frame = frameText(`{"type":"${type}","data":${list}}`);
     // A peer that joined during this batch has the names before its own in its snapshot: it is sent
-    // only those after it, and never its own arrival. A batch lasts one window, so these few extra
-    // frames stay small.
+    // only those after it, and never its own arrival. Its list is a slice of the batch's JSON, so a
+    // storm of k joins in one batch costs k copies, not k² names serialized.
     const joiners = type === 'peer-joined' ? new Map(names.map((name, index) => [name, index])) : undefined;
+    const starts: number[] = [];
+    if (joiners) for (let at = 1, i = 0; i < encoded.length; at += encoded[i]!.length + 1, i++) starts.push(at);
     for (const peer of room) {
       const index = joiners?.get(peer.name);
       if (index === undefined) peer.deliver(frame);
-      else if (index < names.length - 1) peer.deliver(frameText(encodeEvent({ type, data: names.slice(index + 1) })));
+      else if (index < names.length - 1) peer.deliver(frameText(`{"type":"${type}","data":[${list.slice(starts[index + 1])}}`));
     }
   }
 

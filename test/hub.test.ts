@@ -65,13 +65,13 @@ test('joins within the batch window go out together, and not before it ends', as
 
 test('a peer that joined in the batch hears only of those who joined after it', async () => {
   const hub = new Hub(createCounters());
-  const peers = ['a', 'b', 'c'].map((n) => fakePeer(n));
+  const peers = ['a', 'b "q"', 'é\\'].map((n) => fakePeer(n));
   for (const peer of peers) {
     hub.add(peer);
     hub.dispatch('lobby', { type: 'peer-joined', data: peer.name });
   }
   await nextTurn();
-  assert.deepEqual(peers.map(events), [[{ type: 'peer-joined', data: ['b', 'c'] }], [{ type: 'peer-joined', data: ['c'] }], []]);
+  assert.deepEqual(peers.map(events), [[{ type: 'peer-joined', data: ['b "q"', 'é\\'] }], [{ type: 'peer-joined', data: ['é\\'] }], []]);
 });
 
 test('waiting presence is sent before any other event of the room', () => {
