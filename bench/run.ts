@@ -350,6 +350,7 @@ async function idle(kind: Kind) {
     kibPerConnection: round((rssConnected - rssStart) / settings.idle),
     // Measured after the RSS figure, with a full collection in between: what each peer holds, apart from what the heap grew to.
     liveHeapKibPerConnection: round((heapConnected.heapUsed - heapStart.heapUsed) / 1024 / settings.idle),
+    rssAfterGcKibPerConnection: round((heapConnected.rss - heapStart.rss) / 1024 / settings.idle),
     heapTotalGrowthMiB: round((heapConnected.heapTotal - heapStart.heapTotal) / 1024 ** 2),
     idleReady: holders.ready,
     idleClosed: holders.closed + pinged.closed,
@@ -417,6 +418,7 @@ function tabulate(r: typeof results) {
   if (r.idle) {
     const { plainchat: p, baseline: b } = r.idle;
     table.add(`idle ${settings.idle}: server KiB per connection`, p.kibPerConnection, b.kibPerConnection, ratioAtMost(1.25));
+    table.add(`idle ${settings.idle}: server KiB per connection after a full GC`, p.rssAfterGcKibPerConnection, b.rssAfterGcKibPerConnection);
     table.add(`idle ${settings.idle}: live heap KiB per connection (after full GC)`, p.liveHeapKibPerConnection, b.liveHeapKibPerConnection);
     table.add(`idle ${settings.idle}: V8 heap grown to hold them, MiB`, p.heapTotalGrowthMiB, b.heapTotalGrowthMiB);
     table.add(`idle ${settings.idle}: peers ready`, p.idleReady, b.idleReady);
