@@ -1,0 +1,134 @@
+// The engine contract: what every engine (lib/engine.ts) must do, as one suite that each engine's
+// test file runs against its own engine (Centrifuge and crossws test their brokers and adapters
+// this way). The in-memory engine runs it in engine-memory.test.ts; an engine over Redis runs the
+// same suite against a real Redis.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Engine, RoomEvent } from '../lib/engine.ts';
+import type { ChatMessage } from '../lib/protocol.ts';
+
+export interface EngineUnderTest {
+  engine: Engine;
+  /** Every event the engine delivered to its listener, with its room, in order. */
+  events: Array<{ room: string; event: RoomEvent }>;
+}
+
+export interface EngineSettings {
+  historySize: number;
+  roomTtlMs: number;
+}
+
+/** Makes a fresh engine with its listener recording into `events`; closed by the suite. */
+export type EngineFactory = (settings: EngineSettings) => Promise<EngineUnderTest>;
+
+const SETTINGS: EngineSettings = { historySize: 5, roomTtlMs: 60_000 };
+
+/** Waits until `events` holds one that matches, for engines that deliver asynchronously. */
+async function heard(under: EngineUnderTest, matches: (entry: { room: string; event: RoomEvent }) => boolean): Promise<void> {
+  for (let waited = 0; !under.events.some(matches); waited += 10) {
+    assert.ok(waited < 3000, `no matching event within 3 s; heard ${JSON.stringify(under.events)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+export function engineContract(name: string, create: EngineFactory): void {
+  describe(`engine contract: ${name}`, () => {
+    async function withEngine(run: (under: EngineUnderTest) => Promise<void>): Promise<void> {
+      const under = await create(SETTINGS);
+      try {
+        await run(under);
+      } finally {
+        await under.engine.close();
+      }
+    }
+
+    test('join gives names unique in the room and a snapshot with everyone, itself included', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const joined = [];
+        for (let i = 0; i < 30; i++) joined.push(await engine.join('lobby'));
+        const names = joined.map((presence) => presence.name);
+        assert.equal(new Set(names.map((n) => n.toLowerCase())).size, 30, 'unique, ignoring case');
+        assert.deepEqual(new Set(joined.at(-1)!.peers), new Set(names));
+        assert.deepEqual(new Set(await engine.peers('lobby')), new Set(names));
+        assert.deepEqual(await engine.peers('dev'), [], 'rooms are separate');
+        await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'peer-joined' && event.data === names.at(-1));
+        const announced = under.events.filter(({ event }) => event.type === 'peer-joined').map(({ event }) => event.data);
+        assert.deepEqual(announced, names, 'each join announced once, in order');
+      }));
+
+    test('leave announces peer-left once and frees the name; rooms() counts peers', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const a = await engine.join('lobby');
+        const b = await engine.join('lobby');
+        await engine.join('dev');
+        assert.deepEqual(await engine.rooms(), [
+          { room: 'dev', peers: 1 },
+          { room: 'lobby', peers: 2 },
+        ]);
+        await engine.leave('lobby', a.name);
+        await engine.leave('lobby', a.name);
+        await heard(under, ({ event }) => event.type === 'peer-left');
+        assert.deepEqual(await engine.peers('lobby'), [b.name]);
+        assert.equal(under.events.filter(({ event }) => event.type === 'peer-left').length, 1, 'leaving twice is harmless');
+        assert.deepEqual((await engine.rooms()).find((r) => r.room === 'lobby'), { room: 'lobby', peers: 1 });
+      }));
+
+    test('rename takes a free name, refuses a taken one ignoring case, and announces only a real change', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const a = await engine.join('lobby');
+        const b = await engine.join('lobby');
+        assert.equal(await engine.rename('lobby', a.name, 'Ada'), true);
+        assert.equal(await engine.rename('lobby', b.name, 'ADA'), false, 'taken, ignoring case');
+        assert.equal(await engine.rename('lobby', 'Ada', 'ada'), true, 'a peer may change the case of its own name');
+        await heard(under, ({ event }) => event.type === 'peer-renamed' && event.data.to === 'ada');
+        const renames = under.events.filter(({ event }) => event.type === 'peer-renamed').map(({ event }) => event.data);
+        assert.deepEqual(renames, [
+          { from: a.name, to: 'Ada' },
+          { from: 'Ada', to: 'ada' },
+        ]);
+        assert.deepEqual(new Set(await engine.peers('lobby')), new Set(['ada', b.name]));
+      }));
+
+    test('publish numbers each room from 1 without gaps and delivers in order', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const sent: ChatMessage[] = [];
+        for (let i = 1; i <= 3; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }));
+        const other = await engine.publish('dev', { sender: 'b', message: 'elsewhere', ts: 9 });
+        assert.deepEqual(sent.map((m) => m.seq), [1, 2, 3]);
+        assert.equal(other.seq, 1, 'seq counts per room');
+        assert.ok(sent.every((m) => m.epoch === sent[0]!.epoch && m.epoch.length > 0));
+        await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'message' && event.data.seq === 3);
+        const delivered = under.events.filter(({ room, event }) => room === 'lobby' && event.type === 'message').map(({ event }) => event.data);
+        assert.deepEqual(delivered, sent);
+      }));
+
+    test('replay: what came after a known position, else the newest with the reason', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const sent: ChatMessage[] = [];
+        for (let i = 1; i <= 8; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }));
+        const { epoch } = sent[0]!;
+        const fresh = await engine.replay('lobby', undefined, 2);
+        assert.deepEqual(fresh, { epoch, seq: 8, messages: sent.slice(-2) });
+        const resumed = await engine.replay('lobby', { epoch, seq: 6 }, 2);
+        assert.deepEqual(resumed, { epoch, seq: 8, recovered: true, messages: sent.slice(6) });
+        assert.deepEqual((await engine.replay('lobby', { epoch, seq: 1 }, 1)).reason, 'too-old', `only the last ${SETTINGS.historySize} are kept`);
+        assert.deepEqual((await engine.replay('lobby', { epoch: 'other', seq: 8 }, 1)).reason, 'unknown-epoch');
+        assert.deepEqual((await engine.replay('lobby', { epoch, seq: 9 }, 1)).reason, 'future');
+        assert.deepEqual(await engine.replay('empty', undefined, 5), { epoch, seq: 0, messages: [] });
+      }));
+
+    test('signal reaches the listener and is not kept', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        await engine.signal('lobby', { type: 'typing', data: { name: 'a', typing: true } });
+        await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'typing' && event.data.typing);
+        assert.equal((await engine.replay('lobby', undefined, 10)).messages.length, 0);
+      }));
+  });
+}
