@@ -50,18 +50,26 @@ export class RoomHistory {
    * join; 'malformed' means the client sent a position that could not be read.
    */
   replay(epoch: string, since: Position | 'malformed' | undefined, recent: number): Replay {
-    const position = { epoch, seq: this.#seq };
-    const latest = (reason?: ResumeFailure): Replay => ({
-      ...position,
-      ...(reason && { recovered: false, reason }),
-      messages: recent > 0 ? this.#messages.slice(-recent) : [],
-    });
-    if (since === undefined) return latest();
-    if (since === 'malformed') return latest('malformed');
-    if (since.epoch !== epoch) return latest('unknown-epoch');
-    if (since.seq > this.#seq) return latest('future');
-    const oldest = this.#seq - this.#messages.length + 1;
-    if (since.seq < oldest - 1) return latest('too-old');
-    return { ...position, recovered: true, messages: this.#messages.slice(since.seq - oldest + 1) };
+    return replayOf(epoch, this.#seq, this.#messages, since, recent);
   }
+}
+
+/**
+ * The resume rules over any store: `kept` is the room's newest messages in order, the last of them
+ * numbered `seq` (the room's newest). Engines that keep history elsewhere (Redis) use it too.
+ */
+export function replayOf(epoch: string, seq: number, kept: ChatMessage[], since: Position | 'malformed' | undefined, recent: number): Replay {
+  const position = { epoch, seq };
+  const latest = (reason?: ResumeFailure): Replay => ({
+    ...position,
+    ...(reason && { recovered: false, reason }),
+    messages: recent > 0 ? kept.slice(-recent) : [],
+  });
+  if (since === undefined) return latest();
+  if (since === 'malformed') return latest('malformed');
+  if (since.epoch !== epoch) return latest('unknown-epoch');
+  if (since.seq > seq) return latest('future');
+  const oldest = seq - kept.length + 1;
+  if (since.seq < oldest - 1) return latest('too-old');
+  return { ...position, recovered: true, messages: kept.slice(since.seq - oldest + 1) };
 }

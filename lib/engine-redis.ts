@@ -1,0 +1,150 @@
+// The engine over Redis, so that several plainchat processes act as one chat: names, presence,
+// numbering and history live in Redis, and every room event is published on a channel that every
+// process subscribes to. Each change that must be atomic (claim a name and announce it, number a
+// message, keep it and publish it) is one Lua script, so all processes see one order per room.
+//
+// Keys, under a prefix (default `plainchat:`): `epoch`; per room `<room>:names` (hash, lower-case
+// name to name), `<room>:seq` (counter) and `<room>:history` (stream capped at the history size,
+// entry ids `<seq>-0`); events on channel `events:<room>`.
+
+import { randomBytes } from 'node:crypto';
+import type { Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
+import { replayOf } from './history.ts';
+import { generateName } from './names.ts';
+import type { ChatMessage } from './protocol.ts';
+
+export interface RedisEngineOptions {
+  url: string;
+  listener: RoomListener;
+  historySize: number;
+  roomTtlMs: number;
+  /** Namespace for every key and channel, so that several chats can share one Redis. */
+  prefix?: string;
+  random?: () => number;
+}
+
+/** Claims a name if free; announces it; returns everyone in the room. Keeps an emptied room's history alive again. */
+const JOIN = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
+redis.call('PERSIST', KEYS[2])
+redis.call('PERSIST', KEYS[3])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return redis.call('HVALS', KEYS[1])`;
+
+/** Releases a name if it is still this peer's; announces it; an emptied room's history expires after the TTL. */
+const LEAVE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], ARGV[5])
+end
+return 1`;
+
+/** Renames unless the new name (ignoring case) belongs to someone else; announces it. */
+const RENAME = `
+local holder = redis.call('HGET', KEYS[1], ARGV[2])
+if holder and ARGV[2] ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+
+/** Numbers a message, keeps it in the capped stream and publishes it; returns it as JSON. */
+const PUBLISH = `
+local seq = redis.call('INCR', KEYS[1])
+local message = ARGV[2] .. seq .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', message)
+redis.call('PUBLISH', ARGV[1], '{"type":"message","data":' .. message .. '}')
+return message`;
+
+/**
+ * Connects to Redis and returns an engine over it. The `redis` package is an optional dependency,
+ * loaded only here; without it, this says what to install.
+ */
+export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
+  const { url, listener, historySize, roomTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  let redis: typeof import('redis');
+  try {
+    redis = await import('redis');
+  } catch {
+    throw new Error('--redis-url needs the Redis client: run `npm install redis` next to plainchat');
+  }
+  const client = redis.createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  const subscriber = client.duplicate();
+  subscriber.on('error', () => {});
+  await subscriber.connect();
+
+  const key = (room: string, part: string) => `${prefix}${room}:${part}`;
+  const channel = (room: string) => `${prefix}events:${room}`;
+  const roomKeys = (room: string) => [key(room, 'names'), key(room, 'seq'), key(room, 'history')];
+  const encode = (event: RoomEvent) => JSON.stringify(event);
+
+  // The epoch names this Redis's history: it outlives every process, so a resume works on any node.
+  await client.set(`${prefix}epoch`, randomBytes(8).toString('hex'), { condition: 'NX' });
+  const epoch = (await client.get(`${prefix}epoch`))!;
+
+  const eventsPrefix = channel('');
+  await subscriber.pSubscribe(`${eventsPrefix}*`, (message, from) => {
+    listener(from.slice(eventsPrefix.length), JSON.parse(message) as RoomEvent);
+  });
+
+  const run = (script: string, keys: string[], args: Array<string | number>) => client.eval(script, { keys, arguments: args.map(String) });
+
+  return {
+    async join(room: string): Promise<Presence> {
+      for (;;) {
+        const taken = await client.hGetAll(key(room, 'names'));
+        const name = generateName((candidate) => candidate.toLowerCase() in taken, random, Object.keys(taken).length);
+        const peers = (await run(JOIN, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-joined', data: name })])) as string[] | null;
+        // Another node claimed the name between the read and the claim: pick again.
+        if (peers) return { name, peers };
+      }
+    },
+    async leave(room: string, name: string): Promise<void> {
+      await run(LEAVE, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-left', data: name }), roomTtlMs]);
+    },
+    async rooms() {
+      const counts = new Map<string, number>();
+      for await (const keys of client.scanIterator({ MATCH: `${prefix}*:*`, COUNT: 1000 })) {
+        for (const found of keys) {
+          const match = /^(.*):(names|seq)$/.exec(found.slice(prefix.length));
+          if (!match) continue;
+          const room = match[1]!;
+          if (match[2] === 'names') counts.set(room, await client.hLen(found));
+          else if (!counts.has(room)) counts.set(room, 0);
+        }
+      }
+      return [...counts].map(([room, peers]) => ({ room, peers })).sort((a, b) => a.room.localeCompare(b.room));
+    },
+    async peers(room: string) {
+      return client.hVals(key(room, 'names'));
+    },
+    async signal(room, event) {
+      await client.publish(channel(room), encode(event));
+    },
+    async rename(room, from, to) {
+      const renamed = await run(RENAME, roomKeys(room), [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } })]);
+      return renamed === 1;
+    },
+    async publish(room, message) {
+      // The JSON up to `"seq":`; the script appends the number it draws.
+      const head = `${JSON.stringify({ ...message, epoch }).slice(0, -1)},"seq":`;
+      const json = (await run(PUBLISH, [key(room, 'seq'), key(room, 'history')], [channel(room), head, historySize])) as string;
+      return JSON.parse(json) as ChatMessage;
+    },
+    async replay(room, since, recent) {
+      // One transaction, so the counter and the stream are read at the same instant.
+      const [seq, entries] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+').exec()) as unknown as [string | null, Array<{ message: Record<string, string> }> | null];
+      const kept = (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
+      return replayOf(epoch, Number(seq ?? 0), kept, since, recent);
+    },
+    async close(): Promise<void> {
+      await subscriber.close();
+      await client.close();
+    },
+  };
+}

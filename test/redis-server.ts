@@ -1,0 +1,51 @@
+// A real `redis-server` for the tests that need one: started on a free port, nothing kept on disk,
+// stopped after the test file. Where the binary is missing the tests are skipped with a notice
+// (CI installs it, and there a missing server fails the run).
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { after } from 'node:test';
+
+/** Why Redis tests cannot run here, or undefined when they can. */
+export function redisMissing(): string | undefined {
+  if (spawnSync('redis-server', ['--version']).error === undefined) return undefined;
+  if (process.env.CI) throw new Error('redis-server is not installed; CI must install it (.ci/run)');
+  return 'redis-server is not installed (apt-get install redis-server); skipping the Redis tests';
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface RedisServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a `redis-server` and resolves once it accepts connections; it is stopped after the test file. */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  };
+  after(stop);
+  return { url: `redis://127.0.0.1:${port}`, stop };
+}
