@@ -18,7 +18,7 @@ if (parsed.help) {
 
 const server = await startServer(parsed.config).catch((err: NodeJS.ErrnoException) => {
   const hint = err.code === 'EADDRINUSE' ? '; pick another with --port or PORT' : err.code === 'EACCES' ? '; pick a port above 1023' : '';
-  console.error(`plainchat: cannot listen: ${err.message}${hint}`);
+  console.error(`plainchat: cannot start: ${err.message}${hint}`);
   process.exit(1);
 });
 console.log(`plainchat is listening: open ${server.url} in a browser, or connect with websocat ${server.url.replace('http', 'ws')}/ws`);

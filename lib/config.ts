@@ -45,6 +45,8 @@ export interface Config {
   graceMs: number;
   /** How long a message id is remembered, so that a retry is acknowledged and not sent twice, in ms. */
   dedupeWindowMs: number;
+  /** Redis to share the chat with other processes (`redis://` or `rediss://`); undefined: in memory. */
+  redisUrl: string | undefined;
 }
 
 interface Option<K extends keyof Config> {
@@ -68,6 +70,12 @@ function integer(min: number, max: number) {
 function host(raw: string): string {
   const value = raw.trim();
   if (value === '' || /[\s/]/.test(value)) throw new Error(`expected a host name or IP address, got "${raw}"`);
+  return value;
+}
+
+function redisUrl(raw: string): string {
+  const value = raw.trim();
+  if (!/^rediss?:\/\/[^\s]+$/.test(value)) throw new Error(`expected a redis:// or rediss:// URL, such as redis://127.0.0.1:6379, got "${raw}"`);
   return value;
 }
 
@@ -96,6 +104,7 @@ export const OPTIONS = [
   option({ key: 'presenceBatchMs', flag: '--presence-batch-ms', env: 'PRESENCE_BATCH_MS', default: 200, parse: integer(0, 10_000), help: 'ms joins and leaves are gathered into one frame per room' }),
   option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session keeps its name for a reconnect' }),
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: 60_000, parse: integer(0, 86_400_000), help: 'ms a message id is remembered against retries' }),
+  option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: state in this process)' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */

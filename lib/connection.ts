@@ -55,6 +55,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #typingTimer: NodeJS.Timeout | undefined;
   // Raised by the size of a replay until the reader has worked its way back under the limit.
   #bufferLimit = 0;
+  /** Live events that arrived while the replay was being read; sent after it. */
+  #held: Array<{ frame: Buffer; seq: number | undefined }> | undefined;
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
@@ -101,13 +103,19 @@ export class Connection extends WebSocket implements Peer, Pulse {
     (this as Connection).#receive(data, isBinary);
   }
 
+  /** Queues a framed event for this peer; `seq` is a chat message's, so that one the replay has is not sent twice. */
+  deliver(frame: Buffer, seq?: number): void {
+    if (this.#held) this.#held.push({ frame, seq });
+    else this.#send(frame);
+  }
+
   /**
    * Queues one framed message. Every frame to this peer passes here, broadcasts included (only the
    * replay and pings go straight to the outbox), so that the frames of one event-loop turn leave in
    * one write, and a reader that falls more than `maxBufferedBytes` behind is closed instead of
    * growing memory.
    */
-  deliver(frame: Buffer): void {
+  #send(frame: Buffer): void {
     const { counters, config } = this.#context;
     if (this.readyState !== WebSocket.OPEN) {
       counters.framesDropped++;
@@ -135,9 +143,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
   }
 
   /**
-   * Takes the session back by its token or starts one, then greets and replays. The greeting, the
-   * replay and registering in the hub happen in one synchronous step after the engine answers, so
-   * no live message falls between the replay and the first live frame.
+   * Takes the session back by its token or starts one, then greets and replays. The peer is in the
+   * hub before the replay is read, and what arrives meanwhile is held and sent after the replay,
+   * less the messages the replay already has: with an engine whose events come over the network
+   * (Redis) no message falls between the replay and the first live frame, nor comes twice.
    */
   async #enter(query: string): Promise<void> {
     const { sessions, engine, config, hub } = this.#context;
@@ -154,16 +163,17 @@ export class Connection extends WebSocket implements Peer, Pulse {
       peers = joined.peers;
     }
     const session = this.#session;
+    this.name = session.name;
+    this.#held = [];
+    hub.add(this);
+    this.#isInHub = true;
     const replay = await engine.replay(room, since, config.historyOnJoin);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
       this.#leave();
       return;
     }
-    this.name = session.name;
-    hub.add(this);
-    this.#isInHub = true;
     this.#reply({ type: 'name-generated', data: session.name });
-    this.deliver(hub.snapshotFrame(room, peers));
+    this.#send(hub.snapshotFrame(room, peers));
     this.#reply({ type: 'session', data: { token: session.token } });
     // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
     // in full, so it is not policed. Live frames behind it are.
@@ -171,6 +181,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#bufferLimit = config.maxBufferedBytes + this.#outbox.bufferedBytes;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
+    const held = this.#held;
+    this.#held = undefined;
+    for (const { frame, seq } of held) if (seq === undefined || seq > replay.seq) this.#send(frame);
     this.resume();
   }
 
@@ -213,7 +226,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
 
   /** Sends an event meant for this peer alone. */
   #reply(event: ServerEvent): void {
-    this.deliver(frameText(encodeEvent(event)));
+    this.#send(frameText(encodeEvent(event)));
   }
 
   /** Refuses the client's last event; the connection stays open. */
@@ -254,15 +267,18 @@ export class Connection extends WebSocket implements Peer, Pulse {
     }
     counters.messagesPublished++;
     const seq = engine.publish(room, { sender: session.name, message: text, ts: now() }).then((message) => message.seq);
+    // Never a silent drop: the sender hears that its message went nowhere, and may send it again.
+    const fail = (err: unknown) => {
+      if (id !== undefined) sessions.forget(session, id);
+      log(`publish failed in ${room}: ${String(err)}`);
+      this.#sendError({ code: 'unavailable', message: 'your message could not be sent just now and reached nobody; send it again in a moment' });
+    };
     if (id === undefined) {
-      seq.catch((err: unknown) => log(`publish failed in ${room}: ${String(err)}`));
+      seq.catch(fail);
       return;
     }
     sessions.remember(session, id, seq);
-    seq.then(ack, (err: unknown) => {
-      sessions.forget(session, id);
-      log(`publish failed in ${room}: ${String(err)}`);
-    });
+    seq.then(ack, fail);
   }
 
   /** Takes a new name if nobody in the room has it (ignoring case); everyone is told `peer-renamed`. */

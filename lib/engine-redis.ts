@@ -71,12 +71,20 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   } catch {
     throw new Error('--redis-url needs the Redis client: run `npm install redis` next to plainchat');
   }
-  const client = redis.createClient({ url });
+  // At start an unreachable Redis is an error the operator sees at once; once connected, a lost
+  // connection is retried with backoff, up to 5 s apart.
+  let hasConnected = false;
+  const reconnectStrategy = (retries: number, cause: Error): number | Error =>
+    hasConnected ? Math.min(50 * 2 ** retries, 5000) : retries >= 2 ? new Error(`cannot reach Redis at ${url}: ${cause.message}`) : 200;
+  // Without the offline queue a command fails at once while Redis is away, so a sender is told
+  // (`unavailable`) instead of waiting on a message that may never go out.
+  const client = redis.createClient({ url, socket: { reconnectStrategy }, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
   const subscriber = client.duplicate();
   subscriber.on('error', () => {});
   await subscriber.connect();
+  hasConnected = true;
 
   const key = (room: string, part: string) => `${prefix}${room}:${part}`;
   const channel = (room: string) => `${prefix}events:${room}`;

@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   'unknown-recipient': 'nobody of that name is in the room (direct messages reach only peers online in your room)',
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
+  unavailable: 'the server could not pass the event on just now (its shared state, such as Redis, is unreachable); nothing was sent',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

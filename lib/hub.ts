@@ -12,8 +12,8 @@ export interface Peer {
   readonly room: string;
   /** Changes when the peer renames itself. */
   name: string;
-  /** Queues one framed WebSocket message to the peer; every outgoing frame passes here (see connection.ts). */
-  deliver(frame: Buffer): void;
+  /** Queues one framed WebSocket message to the peer (`seq`: a chat message's); every outgoing frame passes here (see connection.ts). */
+  deliver(frame: Buffer, seq?: number): void;
 }
 
 type PresenceChange = 'peer-joined' | 'peer-left';
@@ -109,8 +109,9 @@ export class Hub {
     const frame = frameText(encodeEvent(event));
     // A peer is not told that it is typing.
     const subject = event.type === 'typing' ? event.data.name : undefined;
+    const seq = event.type === 'message' ? event.data.seq : undefined;
     for (const peer of room) {
-      if (peer.name !== subject) peer.deliver(frame);
+      if (peer.name !== subject) peer.deliver(frame, seq);
     }
     if (event.type === 'message') this.#counters.deliveries += room.size;
   }

@@ -11,6 +11,8 @@ import type { Config } from './config.ts';
 import { ConnectionCaps } from './admission.ts';
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
+import { createRedisEngine } from './engine-redis.ts';
+import type { RoomEvent } from './engine.ts';
 import { CLOSE, REFUSE, type Refusal } from './errors.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
@@ -48,7 +50,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
   const heartbeat = new Heartbeat(config.heartbeatMs);
-  const engine = createMemoryEngine({ listener: (room, event) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random });
+  const engineOptions = { listener: (room: string, event: RoomEvent) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random };
+  const engine = config.redisUrl ? await createRedisEngine({ ...engineOptions, url: config.redisUrl }) : createMemoryEngine(engineOptions);
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   const sessions = new Sessions({ graceMs: config.graceMs, dedupeWindowMs: config.dedupeWindowMs, now });

@@ -1,0 +1,79 @@
+// Several plainchat processes over one Redis act as one chat: the server processes here are real
+// (`server.ts --redis-url`), and so is the `redis-server` each run starts on a free port.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ChatServer } from '../lib/server.ts';
+import { join, nextMessage, spawnServer } from './helpers.ts';
+import { redisMissing, startRedis } from './redis-server.ts';
+
+const missing = redisMissing();
+
+/** A spawned server as the helpers expect one; the process is killed after the file. */
+async function startNode(redisUrl: string): Promise<ChatServer> {
+  const { port } = await spawnServer(['--redis-url', redisUrl, '--grace-ms', '500']);
+  return { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+}
+
+describe('several processes over Redis', { skip: missing }, async () => {
+  if (missing) return;
+  const redis = await startRedis();
+  const [one, two] = await Promise.all([startNode(redis.url), startNode(redis.url)]);
+
+  test('peers on two nodes see each other, get different names, and hear every message once, in seq order', async () => {
+    const a = await join(one);
+    const b = await join(two);
+    assert.notEqual(a.name.toLowerCase(), b.name.toLowerCase());
+    assert.ok(b.peers.includes(a.name), 'the snapshot on node two lists the peer on node one');
+    assert.deepEqual((await a.client.nextOfType('peer-joined')).data, [b.name]);
+
+    a.client.send('from one');
+    const atB = await nextMessage(b.client, 'from one');
+    b.client.send('from two');
+    const atA = await nextMessage(a.client, 'from two');
+    assert.equal(atB.data.sender, a.name);
+    assert.equal(atA.data.seq, atB.data.seq + 1, 'one seq per room across nodes');
+    assert.equal(atA.data.epoch, atB.data.epoch);
+    const heardByA = a.client.received.filter((e) => e.type === 'message').map((e) => e.data.message);
+    assert.deepEqual(heardByA, ['from one', 'from two'], 'each once, in order');
+
+    await b.client.close();
+    assert.deepEqual((await a.client.nextOfType('peer-left', 15_000)).data, [b.name], 'a leave on node two reaches node one');
+    await a.client.close();
+  });
+
+  test('a client that reconnects to the other node resumes where it was', async () => {
+    const talker = await join(one, '/ws?room=resume');
+    const reader = await join(one, '/ws?room=resume');
+    talker.client.send('before');
+    const before = await nextMessage(reader.client, 'before');
+    await reader.client.close();
+    talker.client.send('while away');
+    await nextMessage(talker.client, 'while away');
+    const back = await join(two, `/ws?room=resume&epoch=${before.data.epoch}&lastSeq=${before.data.seq}`);
+    assert.equal(back.synced.recovered, true);
+    assert.deepEqual(back.history.map((m) => m.message), ['while away']);
+    await talker.client.close();
+    await back.client.close();
+  });
+});
+
+describe('Redis going away', { skip: missing }, async () => {
+  if (missing) return;
+  test('a message sent while Redis is down gets an unavailable error, never a silent drop, and the server stays up', async () => {
+    const redis = await startRedis();
+    const node = await startNode(redis.url);
+    const peer = await join(node);
+    await redis.stop();
+    peer.client.send('into the void?');
+    const error = await peer.client.nextOfType('error', 5000);
+    assert.equal(error.data.code, 'unavailable');
+    const health = await fetch(`${node.url}/healthz`);
+    assert.equal(health.status, 200, 'the server stays up (it does not report Redis on /healthz yet)');
+    await peer.client.close();
+  });
+});
+
+test('a server whose Redis cannot be reached says so and exits 1', async () => {
+  await assert.rejects(spawnServer(['--redis-url', 'redis://127.0.0.1:1']), /cannot start: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+});
