@@ -47,6 +47,8 @@ export interface Config {
   dedupeWindowMs: number;
   /** Redis to share the chat with other processes (`redis://` or `rediss://`); undefined: in memory. */
   redisUrl: string | undefined;
+  /** With Redis: how long a process may miss its heartbeat before the others take its peers out, in ms. */
+  nodeTtlMs: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -105,6 +107,7 @@ export const OPTIONS = [
   option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session keeps its name for a reconnect' }),
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: 60_000, parse: integer(0, 86_400_000), help: 'ms a message id is remembered against retries' }),
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: state in this process)' }),
+  option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms before a silent process\'s peers are taken out of their rooms' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */

@@ -5,7 +5,8 @@
 //
 // Keys, under a prefix (default `plainchat:`): `epoch`; per room `<room>:names` (hash, lower-case
 // name to name), `<room>:seq` (counter) and `<room>:history` (stream capped at the history size,
-// entry ids `<seq>-0`); events on channel `events:<room>`.
+// entry ids `<seq>-0`); per process `node:<id>` (its heartbeat, expiring) and `node:<id>:peers`
+// (set of `<room> <name>` it holds); events on channel `events:<room>`.
 
 import { randomBytes } from 'node:crypto';
 import type { Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
@@ -20,6 +21,11 @@ export interface RedisEngineOptions {
   roomTtlMs: number;
   /** Namespace for every key and channel, so that several chats can share one Redis. */
   prefix?: string;
+  /**
+   * How long this process's heartbeat key lives unrenewed; renewed three times as often. When a
+   * process dies, another one finds its key gone and takes its peers out of their rooms.
+   */
+  nodeTtlMs: number;
   random?: () => number;
 }
 
@@ -64,7 +70,7 @@ return message`;
  * loaded only here; without it, this says what to install.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { url, listener, historySize, roomTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  const { url, listener, historySize, roomTtlMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
   let redis: typeof import('redis');
   try {
     redis = await import('redis');
@@ -101,6 +107,34 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   });
 
   const run = (script: string, keys: string[], args: Array<string | number>) => client.eval(script, { keys, arguments: args.map(String) });
+  const leave = (room: string, name: string) => run(LEAVE, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-left', data: name }), roomTtlMs]);
+
+  // This process's heartbeat, and the names it holds, so that the others can clean up after it.
+  const nodeId = randomBytes(8).toString('hex');
+  const nodeKey = (id: string) => `${prefix}node:${id}`;
+  const held = nodeKey(`${nodeId}:peers`);
+  const beat = () => client.set(nodeKey(nodeId), '1', { expiration: { type: 'PX', value: nodeTtlMs } });
+  await beat();
+  /** Takes every name in a process's set out of its room (room names have no spaces; names may). */
+  const leaveAll = async (set: string) => {
+    for (const member of await client.sMembers(set)) {
+      const at = member.indexOf(' ');
+      await leave(member.slice(0, at), member.slice(at + 1));
+    }
+    await client.del(set);
+  };
+  // Any process may find a dead one; LEAVE is idempotent, so two finding it at once is harmless.
+  const sweep = async () => {
+    await beat();
+    for await (const keys of client.scanIterator({ MATCH: nodeKey('*:peers'), COUNT: 1000 })) {
+      for (const found of keys) {
+        const id = found.slice(nodeKey('').length, -':peers'.length);
+        if (id === nodeId || (await client.exists(nodeKey(id)))) continue;
+        await leaveAll(found);
+      }
+    }
+  };
+  const sweeper = setInterval(() => sweep().catch(() => {}), Math.max(100, Math.floor(nodeTtlMs / 3))).unref();
 
   return {
     async join(room: string): Promise<Presence> {
@@ -109,11 +143,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         const name = generateName((candidate) => candidate.toLowerCase() in taken, random, Object.keys(taken).length);
         const peers = (await run(JOIN, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-joined', data: name })])) as string[] | null;
         // Another node claimed the name between the read and the claim: pick again.
-        if (peers) return { name, peers };
+        if (peers) {
+          await client.sAdd(held, `${room} ${name}`);
+          return { name, peers };
+        }
       }
     },
     async leave(room: string, name: string): Promise<void> {
-      await run(LEAVE, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-left', data: name }), roomTtlMs]);
+      await leave(room, name);
+      await client.sRem(held, `${room} ${name}`);
     },
     async rooms() {
       const counts = new Map<string, number>();
@@ -136,6 +174,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
     async rename(room, from, to) {
       const renamed = await run(RENAME, roomKeys(room), [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } })]);
+      if (renamed === 1) await client.multi().sRem(held, `${room} ${from}`).sAdd(held, `${room} ${to}`).exec();
       return renamed === 1;
     },
     async publish(room, message) {
@@ -151,6 +190,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return replayOf(epoch, Number(seq ?? 0), kept, since, recent);
     },
     async close(): Promise<void> {
+      clearInterval(sweeper);
+      // A process that stops in order takes its peers out at once; one that dies is swept.
+      await leaveAll(held);
+      await client.del(nodeKey(nodeId));
       await subscriber.close();
       await client.close();
     },

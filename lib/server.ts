@@ -51,7 +51,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const hub = new Hub(counters, config.presenceBatchMs);
   const heartbeat = new Heartbeat(config.heartbeatMs);
   const engineOptions = { listener: (room: string, event: RoomEvent) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random };
-  const engine = config.redisUrl ? await createRedisEngine({ ...engineOptions, url: config.redisUrl }) : createMemoryEngine(engineOptions);
+  const engine = config.redisUrl ? await createRedisEngine({ ...engineOptions, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs }) : createMemoryEngine(engineOptions);
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   const sessions = new Sessions({ graceMs: config.graceMs, dedupeWindowMs: config.dedupeWindowMs, now });

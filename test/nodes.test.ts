@@ -10,9 +10,9 @@ import { redisMissing, startRedis } from './redis-server.ts';
 const missing = redisMissing();
 
 /** A spawned server as the helpers expect one; the process is killed after the file. */
-async function startNode(redisUrl: string): Promise<ChatServer> {
-  const { port } = await spawnServer(['--redis-url', redisUrl, '--grace-ms', '500']);
-  return { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+async function startNode(redisUrl: string): Promise<ChatServer & { kill(): void }> {
+  const { child, port } = await spawnServer(['--redis-url', redisUrl, '--grace-ms', '500', '--node-ttl-ms', '900']);
+  return { url: `http://127.0.0.1:${port}`, port, close: async () => {}, kill: () => child.kill('SIGKILL') };
 }
 
 describe('several processes over Redis', { skip: missing }, async () => {
@@ -40,6 +40,21 @@ describe('several processes over Redis', { skip: missing }, async () => {
     await b.client.close();
     assert.deepEqual((await a.client.nextOfType('peer-left', 15_000)).data, [b.name], 'a leave on node two reaches node one');
     await a.client.close();
+  });
+
+  test('the peers of a node that dies leave everywhere within about the node TTL', async () => {
+    const doomedNode = await startNode(redis.url);
+    const watcher = await join(one, '/ws?room=crash');
+    const doomed = await join(doomedNode, '/ws?room=crash');
+    assert.deepEqual((await watcher.client.nextOfType('peer-joined')).data, [doomed.name]);
+    doomedNode.kill();
+    const started = Date.now();
+    assert.deepEqual((await watcher.client.nextOfType('peer-left', 5000)).data, [doomed.name]);
+    assert.ok(Date.now() - started < 3000, `gone after ${Date.now() - started} ms with a 900 ms node TTL`);
+    const fresh = await join(two, '/ws?room=crash');
+    assert.ok(!fresh.peers.includes(doomed.name), 'and gone from every snapshot');
+    await watcher.client.close();
+    await fresh.client.close();
   });
 
   test('a client that reconnects to the other node resumes where it was', async () => {
