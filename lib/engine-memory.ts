@@ -78,6 +78,7 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
     async replay(room, since, recent) {
       return roomOf(room).history.replay(epoch, since, recent);
     },
+    isHealthy: () => true,
     async close(): Promise<void> {
       for (const room of rooms.values()) clearTimeout(room.expiry);
       rooms.clear();

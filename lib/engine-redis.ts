@@ -189,6 +189,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const kept = (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
       return replayOf(epoch, Number(seq ?? 0), kept, since, recent);
     },
+    isHealthy: () => client.isReady && subscriber.isReady,
     async close(): Promise<void> {
       clearInterval(sweeper);
       // A process that stops in order takes its peers out at once; one that dies is swept.

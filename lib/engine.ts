@@ -43,5 +43,7 @@ export interface Engine {
    * duplicate.
    */
   replay(room: string, since: Position | 'malformed' | undefined, recent: number): Promise<Replay>;
+  /** False while the engine cannot reach what it keeps its state in (Redis down): sends then fail. */
+  isHealthy(): boolean;
   close(): Promise<void>;
 }

@@ -82,8 +82,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         if (req.method === 'GET' || req.method === 'HEAD') servePage(req, res);
         else respond(res, 405, 'use GET or HEAD for the chat page', { Allow: 'GET, HEAD' });
       } else if (path === '/healthz') {
-        const health = { status: isShuttingDown ? 'shutting-down' : 'ok', uptimeSeconds: Math.floor((now() - startedAt) / 1000), peers: hub.size };
-        res.writeHead(isShuttingDown ? 503 : 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        const status = isShuttingDown ? 'shutting-down' : engine.isHealthy() ? 'ok' : 'engine-unavailable';
+        const health = { status, uptimeSeconds: Math.floor((now() - startedAt) / 1000), peers: hub.size };
+        res.writeHead(status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(JSON.stringify(health));
       } else if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });

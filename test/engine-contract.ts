@@ -123,6 +123,8 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.deepEqual(await engine.replay('empty', undefined, 5), { epoch, seq: 0, messages: [] });
       }));
 
+    test('a fresh engine is healthy', () => withEngine(async ({ engine }) => assert.equal(engine.isHealthy(), true)));
+
     test('signal reaches the listener and is not kept', () =>
       withEngine(async (under) => {
         const { engine } = under;

@@ -1,10 +1,13 @@
-// A real `redis-server` for the tests that need one: started on a free port, nothing kept on disk,
-// stopped after the test file. Where the binary is missing the tests are skipped with a notice
+// A real `redis-server` for the tests that need one: started on a free port with its data in a
+// temporary folder, stopped and removed after the test file. Where the binary is missing the tests are skipped with a notice
 // (CI installs it, and there a missing server fails the run).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after } from 'node:test';
 
 /** Why Redis tests cannot run here, or undefined when they can. */
@@ -25,27 +28,44 @@ async function freePort(): Promise<number> {
 
 export interface RedisServer {
   url: string;
+  /** Shuts Redis down (SIGTERM: it writes its append-only file first). */
   stop(): Promise<void>;
+  /** Starts it again on the same port, with the data it wrote. */
+  start(): Promise<void>;
 }
 
-/** Starts a `redis-server` and resolves once it accepts connections; it is stopped after the test file. */
+/**
+ * Starts a `redis-server` and resolves once it accepts connections; it is stopped after the test
+ * file. Its data is kept in an append-only file in a temporary folder, so it survives a restart.
+ */
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('Ready to accept connections')) resolve();
+  const dir = mkdtempSync(join(tmpdir(), 'plainchat-redis-'));
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
+    child = started;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      started.stdout!.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      started.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+    });
+  };
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
-    child.kill('SIGKILL');
+    child.kill('SIGTERM');
     await exited;
   };
-  after(stop);
-  return { url: `redis://127.0.0.1:${port}`, stop };
+  await start();
+  after(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { url: `redis://127.0.0.1:${port}`, stop, start };
 }
