@@ -1,6 +1,7 @@
-// plainchat's command line: read the configuration, start the server, print where to open it, and
-// shut down cleanly on SIGINT or SIGTERM.
+// plainchat's command line: read the configuration, start the server (or, with --workers, several
+// that share the port), print where to open it, and shut down cleanly on SIGINT or SIGTERM.
 
+import cluster from 'node:cluster';
 import { helpText, parseConfig } from './lib/config.ts';
 import { startServer } from './lib/server.ts';
 
@@ -15,23 +16,67 @@ if (parsed.help) {
   console.log(helpText());
   process.exit(0);
 }
+const { config } = parsed;
 
-const server = await startServer(parsed.config).catch((err: NodeJS.ErrnoException) => {
-  const hint = err.code === 'EADDRINUSE' ? '; pick another with --port or PORT' : err.code === 'EACCES' ? '; pick a port above 1023' : '';
-  console.error(`plainchat: cannot start: ${err.message}${hint}`);
-  process.exit(1);
-});
-console.log(`plainchat is listening: open ${server.url} in a browser, or connect with websocat ${server.url.replace('http', 'ws')}/ws`);
+/** The line that tells a user where the chat is. */
+function banner(url: string, workers: number): string {
+  const processes = workers > 1 ? ` (${workers} processes)` : '';
+  return `plainchat is listening: open ${url} in a browser, or connect with websocat ${url.replace('http', 'ws')}/ws${processes}`;
+}
 
-let isClosing = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (isClosing) {
-      console.error(`plainchat: second ${signal}, exiting without waiting for peers`);
-      process.exit(1);
-    }
-    isClosing = true;
-    console.log(`plainchat: ${signal} received, closing connections (again to exit at once)`);
-    server.close().then(() => process.exit(0));
+if (config.workers > 1 && cluster.isPrimary) {
+  // The primary only starts workers, which share the listening socket through node:cluster; it
+  // starts again any that dies, and passes a stop signal on to all of them.
+  let isClosing = false;
+  let listening = 0;
+  for (let i = 0; i < config.workers; i++) cluster.fork();
+  // Announced once every worker listens, so that the first connections already spread over all.
+  cluster.on('message', (_worker, message: { url?: string }) => {
+    if (message.url && ++listening === config.workers) console.log(banner(message.url, config.workers));
   });
+  cluster.on('exit', (worker, code, signal) => {
+    if (isClosing) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    console.error(`plainchat: worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
+    setTimeout(() => cluster.fork(), 1000).unref();
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      const workers = Object.values(cluster.workers ?? {});
+      if (isClosing) {
+        console.error(`plainchat: second ${signal}, stopping every worker without waiting for peers`);
+        for (const worker of workers) worker?.process.kill('SIGKILL');
+        process.exit(1);
+      }
+      isClosing = true;
+      console.log(`plainchat: ${signal} received, closing every worker's connections (again to exit at once)`);
+      for (const worker of workers) worker?.process.kill('SIGTERM');
+    });
+  }
+} else {
+  const server = await startServer(config).catch((err: NodeJS.ErrnoException) => {
+    const hint = err.code === 'EADDRINUSE' ? '; pick another with --port or PORT' : err.code === 'EACCES' ? '; pick a port above 1023' : '';
+    console.error(`plainchat: cannot start: ${err.message}${hint}`);
+    process.exit(1);
+  });
+  if (cluster.isWorker) process.send?.({ url: server.url });
+  else console.log(banner(server.url, 1));
+
+  let isClosing = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      // A worker hears Ctrl-C with the whole terminal and again from the primary; the primary
+      // decides whether a second one means "now".
+      if (isClosing && cluster.isWorker) return;
+      if (isClosing) {
+        console.error(`plainchat: second ${signal}, exiting without waiting for peers`);
+        process.exit(1);
+      }
+      isClosing = true;
+      if (!cluster.isWorker) console.log(`plainchat: ${signal} received, closing connections (again to exit at once)`);
+      server.close().then(() => process.exit(0));
+    });
+  }
 }

@@ -49,6 +49,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** With Redis: how long a process may miss its heartbeat before the others take its peers out, in ms. */
   nodeTtlMs: number;
+  /** Processes sharing the port on this machine (node:cluster); more than 1 needs `redisUrl`. */
+  workers: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -108,6 +110,7 @@ export const OPTIONS = [
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: 60_000, parse: integer(0, 86_400_000), help: 'ms a message id is remembered against retries' }),
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: state in this process)' }),
   option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms before a silent process\'s peers are taken out of their rooms' }),
+  option({ key: 'workers', flag: '--workers', env: 'WORKERS', default: 1, parse: integer(1, 256), help: 'processes sharing the port on this machine (more than 1 needs --redis-url)' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */
@@ -145,6 +148,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       throw new Error(`${source}: ${(err as Error).message}`);
     }
   }
+  // Workers share the chat only through Redis: without it each would be a chat of its own.
+  if (config.workers > 1 && !config.redisUrl) throw new Error(`--workers ${config.workers} needs --redis-url (or REDIS_URL): the workers share the chat through Redis`);
   return { help: false, config };
 }
 

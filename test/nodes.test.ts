@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatServer } from '../lib/server.ts';
-import { join, nextMessage, spawnServer } from './helpers.ts';
+import { join, nextMessage, scrape, spawnServer } from './helpers.ts';
 import { redisMissing, startRedis } from './redis-server.ts';
 
 const missing = redisMissing();
@@ -101,6 +101,27 @@ describe('Redis going away', { skip: missing }, async () => {
     await peer.client.close();
     await newcomer.client.close();
   });
+});
+
+describe('--workers', { skip: missing }, async () => {
+  if (missing) return;
+  test('two workers share one port and one chat', async () => {
+    const redis = await startRedis();
+    const { port } = await spawnServer(['--redis-url', redis.url, '--workers', '2']);
+    const server = { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+    const peers = await Promise.all([join(server), join(server), join(server)]);
+    peers[0]!.client.send('to everyone');
+    for (const peer of peers) await nextMessage(peer.client, 'to everyone');
+    // Each worker counts its own peers: three split over two shows as 1 on one and 2 on the other.
+    const seen = new Set<number>();
+    for (let tries = 0; tries < 40 && seen.size < 2; tries++) seen.add((await scrape(server)).get('plainchat_peers')!);
+    assert.deepEqual([...seen].sort(), [1, 2], 'connections went to both workers');
+    for (const peer of peers) await peer.client.close();
+  });
+});
+
+test('--workers without --redis-url is refused with what to do', async () => {
+  await assert.rejects(spawnServer(['--workers', '2']), /--workers 2 needs --redis-url/);
 });
 
 test('a server whose Redis cannot be reached says so and exits 1', async () => {
