@@ -214,7 +214,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine } = this.#context;
     if (event.type === 'ping') this.#reply({ type: 'pong', data: null });
     else if (event.type === 'rename') this.#rename(session, event.data);
-    else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message);
+    else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message).catch(() => this.#unavailable());
     else if (event.type === 'typing') this.#setTyping(session, event.data);
     else if (event.type === 'who') void engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }));
     else if (event.type === 'help') this.#reply({ type: 'help', data: HELP });
@@ -227,6 +227,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /** Sends an event meant for this peer alone. */
   #reply(event: ServerEvent): void {
     this.#send(frameText(encodeEvent(event)));
+  }
+
+  /** Tells the client its last message reached nobody: the engine (Redis) could not be reached. */
+  #unavailable(): void {
+    this.#sendError({ code: 'unavailable', message: 'your message could not be sent just now and reached nobody; send it again in a moment' });
   }
 
   /** Refuses the client's last event; the connection stays open. */
@@ -271,7 +276,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const fail = (err: unknown) => {
       if (id !== undefined) sessions.forget(session, id);
       log(`publish failed in ${room}: ${String(err)}`);
-      this.#sendError({ code: 'unavailable', message: 'your message could not be sent just now and reached nobody; send it again in a moment' });
+      this.#unavailable();
     };
     if (id === undefined) {
       seq.catch(fail);
@@ -309,16 +314,18 @@ export class Connection extends WebSocket implements Peer, Pulse {
     engine.signal(this.room, { type: 'typing', data: { name: session.name, typing } }).catch((err: unknown) => log(`typing failed in ${this.room}: ${String(err)}`));
   }
 
-  /** Sends to one peer of this room (every connection of it) and, as confirmation, to the sender. Never in history. */
-  #direct(session: Session, to: string, message: string): void {
-    const { hub, now } = this.#context;
-    const targets = hub.named(this.room, to);
-    if (targets.length === 0) {
+  /**
+   * Sends to one peer of this room (every connection of it, on any process) and, as confirmation,
+   * to the sender. Never in history.
+   */
+  async #direct(session: Session, to: string, message: string): Promise<void> {
+    const { engine, now } = this.#context;
+    const key = to.toLowerCase();
+    const recipient = (await engine.peers(this.room)).find((name) => name.toLowerCase() === key);
+    if (recipient === undefined) {
       this.#sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
       return;
     }
-    const frame = frameText(encodeEvent({ type: 'direct-message', data: { from: session.name, to: targets[0]!.name, message, ts: now() } }));
-    for (const target of targets) target.deliver(frame);
-    if (!targets.includes(this)) this.deliver(frame);
+    await engine.signal(this.room, { type: 'direct-message', data: { from: session.name, to: recipient, message, ts: now() } });
   }
 }

@@ -10,6 +10,7 @@ export type RoomEvent =
   | { type: 'peer-left'; data: string }
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'typing'; data: { name: string; typing: boolean } }
+  | { type: 'direct-message'; data: { from: string; to: string; message: string; ts: number } }
   | { type: 'message'; data: ChatMessage };
 
 /** Receives every event of every room, in each room's order. */
@@ -30,8 +31,8 @@ export interface Engine {
   rooms(): Promise<Array<{ room: string; peers: number }>>;
   /** Renames `from` to `to` and announces `peer-renamed`, or returns false when `to` is taken (ignoring case). */
   rename(room: string, from: string, to: string): Promise<boolean>;
-  /** Delivers an event that is not kept (typing) to every listener of `room`. */
-  signal(room: string, event: RoomEvent & { type: 'typing' }): Promise<void>;
+  /** Delivers an event that is not kept (typing, a direct message) to every listener of `room`. */
+  signal(room: string, event: RoomEvent & { type: 'typing' | 'direct-message' }): Promise<void>;
   /** Everyone in `room` now. */
   peers(room: string): Promise<string[]>;
   /** Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every listener. */

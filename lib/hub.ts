@@ -70,12 +70,6 @@ export class Hub {
     return frameText(`{"type":"update-peers","data":${json}}`);
   }
 
-  /** The local peers of `room` called `name`, ignoring case (one per connection of that session). */
-  named(roomName: string, name: string): Peer[] {
-    const key = name.toLowerCase();
-    return [...(this.#rooms.get(roomName) ?? [])].filter((peer) => peer.name.toLowerCase() === key);
-  }
-
   get size(): number {
     return this.#size;
   }
@@ -107,6 +101,12 @@ export class Hub {
     const room = this.#rooms.get(roomName);
     if (!room) return;
     const frame = frameText(encodeEvent(event));
+    if (event.type === 'direct-message') {
+      // Only to the two ends (every connection of each), on whichever process they are.
+      const { from, to } = event.data;
+      for (const peer of room) if (peer.name === to || peer.name === from) peer.deliver(frame);
+      return;
+    }
     // A peer is not told that it is typing.
     const subject = event.type === 'typing' ? event.data.name : undefined;
     const seq = event.type === 'message' ? event.data.seq : undefined;

@@ -42,6 +42,22 @@ describe('several processes over Redis', { skip: missing }, async () => {
     await a.client.close();
   });
 
+  test('a direct message reaches its recipient on the other node, and no one else', async () => {
+    const sender = await join(one, '/ws?room=dm');
+    const recipient = await join(two, '/ws?room=dm');
+    const bystander = await join(two, '/ws?room=dm');
+    sender.client.send(`/msg ${recipient.name.toUpperCase()} psst`);
+    const expected = { from: sender.name, to: recipient.name, message: 'psst' };
+    const { ts, ...got } = (await recipient.client.nextOfType('direct-message')).data;
+    assert.deepEqual(got, expected);
+    const { ts: ts2, ...echo } = (await sender.client.nextOfType('direct-message')).data;
+    assert.deepEqual(echo, expected, 'the sender sees it as sent');
+    bystander.client.send('marker');
+    await nextMessage(bystander.client, 'marker');
+    assert.ok(!bystander.client.received.some((e) => e.type === 'direct-message'), 'the bystander heard nothing of it');
+    for (const peer of [sender, recipient, bystander]) await peer.client.close();
+  });
+
   test('the peers of a node that dies leave everywhere within about the node TTL', async () => {
     const doomedNode = await startNode(redis.url);
     const watcher = await join(one, '/ws?room=crash');
