@@ -7,6 +7,8 @@
 //   throughput  BENCH_PEERS peers in one room, BENCH_SENDERS of them sending; the offered rate doubles
 //               from 25 msgs/s until a step fails, then two bisection steps. A step holds when every
 //               message reached every peer (the sender too) and p99 latency < 100 ms.
+//   workers     the throughput scenario on plainchat run as `--workers 2` over a `redis-server` this
+//               run starts (skipped with a notice where there is none), beside 1 process in memory.
 //   latency     BENCH_PEERS peers, BENCH_LATENCY_RATE msgs/s for 10 s after 2 s unmeasured: p50, p99, max.
 //   join        for each N in BENCH_JOIN, N peers connect at once into one room (after three storms
 //               of 1,000, unmeasured, into other rooms): time until all are ready, and presence bytes
@@ -26,11 +28,11 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Comparison, plainchatAtMost, plainchatBelow, plainchatIsYes, ratioAtLeast, ratioAtMost, round } from './comparison.ts';
-import { measureCores, rssKiB, startServer, type Cores, type Kind, type Server } from './servers.ts';
+import { measureCores, rssKiB, startRedis, startServer, type Cores, type Kind, type Server } from './servers.ts';
 import { startsWith, Tally } from './tally.ts';
 import { WsClient } from './ws-client.ts';
 
-const SCENARIOS = ['throughput', 'latency', 'join', 'idle'];
+const SCENARIOS = ['throughput', 'workers', 'latency', 'join', 'idle'];
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -219,9 +221,9 @@ async function runLoad(server: Server, crowd: Crowd, tally: Tally, rate: number,
   return load;
 }
 
-async function throughput(kind: Kind) {
+async function throughput(kind: Kind, flags: string[] = []) {
   const tally = new Tally();
-  let server = await startServer(kind);
+  let server = await startServer(kind, flags);
   let crowd = await connectAll(server, settings.peers, () => 'bench', tally);
   const steps: Array<Load & { holds: boolean }> = [];
   const step = async (rate: number): Promise<boolean> => {
@@ -229,7 +231,7 @@ async function throughput(kind: Kind) {
     if (crowd.closed > 0 || crowd.ready < settings.peers) {
       closeAll(crowd);
       await server.stop();
-      server = await startServer(kind);
+      server = await startServer(kind, flags);
       crowd = await connectAll(server, settings.peers, () => 'bench', tally);
     }
     const load = await runLoad(server, crowd, tally, rate, settings.stepSeconds);
@@ -381,8 +383,26 @@ async function onBoth<T>(name: string, run: (kind: Kind) => Promise<T>): Promise
   }
 }
 
+/** plainchat as two worker processes sharing one port over a `redis-server` this run starts. */
+async function workers() {
+  if (!settings.only.includes('workers')) return undefined;
+  const redis = await startRedis();
+  if (!redis) {
+    errors['workers'] = 'redis-server is not installed (apt-get install redis-server)';
+    console.log(`workers skipped: ${errors['workers']}`);
+    return undefined;
+  }
+  console.log('workers: plainchat, 2 workers over Redis');
+  try {
+    return await throughput('plainchat', ['--workers', '2', '--redis-url', redis.url]);
+  } finally {
+    redis.stop();
+  }
+}
+
 const results = {
   throughput: await onBoth('throughput', throughput),
+  workers: await workers(),
   latency: await onBoth('latency', latency),
   join: await onBoth('join', join),
   idle: await onBoth('idle', idle),
@@ -399,6 +419,14 @@ function tabulate(r: typeof results) {
     table.add('throughput: server cores busy at that rate', p.cores.server, b.cores.server);
     table.add('throughput: generator cores busy at that rate', p.cores.generator, b.cores.generator);
     table.add('throughput: other processes\' cores busy then', p.cores.others, b.cores.others);
+  }
+  if (r.workers && r.throughput) {
+    const w = r.workers;
+    const { plainchat: p, baseline: b } = r.throughput;
+    table.add('throughput, 2 workers over Redis: deliveries/s held', w.deliveriesPerSecond, b.deliveriesPerSecond);
+    table.add('throughput, 2 workers over Redis / 1 process in memory', w.deliveriesPerSecond, p.deliveriesPerSecond);
+    table.add('throughput, 2 workers over Redis: server cores busy (all processes)', w.cores.server, b.cores.server);
+    table.add('throughput, 2 workers over Redis: generator cores busy', w.cores.generator, b.cores.generator);
   }
   if (r.latency) {
     const { plainchat: p, baseline: b } = r.latency;

@@ -1,8 +1,10 @@
 // The two servers the benchmark compares, each started as its own process, and what /proc (Linux)
 // says about a process's CPU and memory.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { round } from './comparison.ts';
@@ -81,14 +83,44 @@ export async function startServer(kind: Kind, flags: string[] = []): Promise<Ser
   return { kind, port, pid: child.pid!, memory, stop };
 }
 
-/** CPU seconds a process has used; NaN once it has gone. */
+/** CPU seconds a process and its children (plainchat's workers) have used; NaN once it has gone. */
 function cpuSeconds(pid: number): number {
+  const stat = (id: number | string) => readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1]!.split(' ');
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const own = stat(pid);
+    let seconds = (Number(own[11]) + Number(own[12])) / 100;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const fields = stat(entry);
+        if (Number(fields[1]) === pid) seconds += (Number(fields[11]) + Number(fields[12])) / 100;
+      } catch {
+        // Gone while we looked.
+      }
+    }
+    return seconds;
   } catch {
     return NaN;
   }
+}
+
+/** A `redis-server` for the benchmark's workers, on a free port, or undefined where there is none. */
+export async function startRedis(): Promise<{ url: string; stop(): void } | undefined> {
+  if (spawnSync('redis-server', ['--version']).error) return undefined;
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
+  await new Promise<void>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+  });
+  return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }
 
 /** A process's resident memory in KiB; NaN once it has gone. */
