@@ -89,6 +89,27 @@ describe('several processes over Redis', { skip: missing }, async () => {
   });
 });
 
+describe('every node restarting', { skip: missing }, async () => {
+  if (missing) return;
+  test('history and positions outlive every node: a node started afterwards serves them', async () => {
+    const redis = await startRedis();
+    const first = await startNode(redis.url);
+    const talker = await join(first, '/ws?room=restart');
+    talker.client.send('said before the restart');
+    const said = await nextMessage(talker.client, 'said before the restart');
+    await talker.client.close();
+    first.kill();
+    const second = await startNode(redis.url);
+    const fresh = await join(second, '/ws?room=restart');
+    assert.deepEqual(fresh.history.map((m) => m.message), ['said before the restart']);
+    const resumed = await join(second, `/ws?room=restart&epoch=${said.data.epoch}&lastSeq=${said.data.seq - 1}`);
+    assert.equal(resumed.synced.recovered, true, 'a position from before the restart still resumes');
+    assert.deepEqual(resumed.history.map((m) => m.message), ['said before the restart']);
+    await fresh.client.close();
+    await resumed.client.close();
+  });
+});
+
 describe('Redis going away', { skip: missing }, async () => {
   if (missing) return;
   test('while Redis is down a send gets unavailable and /healthz 503; once it is back the chat goes on and nothing acknowledged is lost', async () => {
