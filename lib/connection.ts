@@ -152,7 +152,12 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { sessions, engine, config, hub } = this.#context;
     const { room } = this;
     const { since, token } = parseResume(query);
-    const resumed = sessions.resume(token, room);
+    let resumed = sessions.resume(token, room);
+    if (!resumed && token !== undefined) {
+      // Issued by another process (over Redis): take it over if its name is still held.
+      const name = await engine.adoptSession(token, room);
+      if (name !== undefined) resumed = sessions.create(room, name, token);
+    }
     let peers: string[];
     if (resumed) {
       this.#session = resumed;
@@ -161,6 +166,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       const joined = await engine.join(room);
       this.#session = sessions.create(room, joined.name);
       peers = joined.peers;
+      await engine.registerSession(this.#session.token, room, joined.name);
     }
     const session = this.#session;
     this.name = session.name;
@@ -291,17 +297,18 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, log } = this.#context;
     const from = session.name;
     if (to === from) return;
-    engine.rename(this.room, from, to).then(
-      (isRenamed) => {
+    engine
+      .rename(this.room, from, to)
+      .then((isRenamed) => {
         if (!isRenamed) {
           this.#sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` });
           return;
         }
         session.name = to;
         this.name = to;
-      },
-      (err: unknown) => log(`rename failed in ${this.room}: ${String(err)}`),
-    );
+        return engine.registerSession(session.token, this.room, to);
+      })
+      .catch((err: unknown) => log(`rename failed in ${this.room}: ${String(err)}`));
   }
 
   /** Tells the room this peer is typing, or has stopped; the state lapses after `typingMs`. */

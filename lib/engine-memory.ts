@@ -78,6 +78,9 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
     async replay(room, since, recent) {
       return roomOf(room).history.replay(epoch, since, recent);
     },
+    // One process: a token this process's sessions do not know is known nowhere.
+    registerSession: async () => {},
+    adoptSession: async () => undefined,
     isHealthy: () => true,
     async close(): Promise<void> {
       for (const room of rooms.values()) clearTimeout(room.expiry);

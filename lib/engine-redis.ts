@@ -37,8 +37,13 @@ redis.call('PERSIST', KEYS[3])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return redis.call('HVALS', KEYS[1])`;
 
-/** Releases a name if it is still this peer's; announces it; an emptied room's history expires after the TTL. */
+/**
+ * Releases a name if the process whose set is KEYS[4] still holds it (a session taken over by
+ * another process is not) and it is still this peer's; announces it; an emptied room's history
+ * expires after the TTL.
+ */
 const LEAVE = `
+if redis.call('SREM', KEYS[4], ARGV[6]) == 0 then return 0 end
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
@@ -56,6 +61,22 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`;
+
+/**
+ * Moves a session's name to this process (set KEYS[2]) if it is still held in the room; returns the
+ * name. The session key holds `<node> <room> <name>`.
+ */
+const ADOPT = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local owner, room, name = string.match(raw, '^(%S+) (%S+) (.+)$')
+if room ~= ARGV[1] then return false end
+if redis.call('HGET', ARGV[2] .. room .. ':names', string.lower(name)) ~= name then return false end
+local member = room .. ' ' .. name
+redis.call('SREM', ARGV[2] .. 'node:' .. owner .. ':peers', member)
+redis.call('SADD', KEYS[2], member)
+redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. member, 'PX', ARGV[4])
+return name`;
 
 /** Numbers a message, keeps it in the capped stream and publishes it; returns it as JSON. */
 const PUBLISH = `
@@ -107,7 +128,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   });
 
   const run = (script: string, keys: string[], args: Array<string | number>) => client.eval(script, { keys, arguments: args.map(String) });
-  const leave = (room: string, name: string) => run(LEAVE, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-left', data: name }), roomTtlMs]);
+  /** Takes `name` out of `room` if the process whose set is `holder` still holds it. */
+  const leave = (room: string, name: string, holder: string) =>
+    run(LEAVE, [...roomKeys(room), holder], [name.toLowerCase(), name, channel(room), encode({ type: 'peer-left', data: name }), roomTtlMs, `${room} ${name}`]);
+  // A session key outlives any grace period; it only lets another process take the name over.
+  const SESSION_TTL_MS = 24 * 3600 * 1000;
 
   // This process's heartbeat, and the names it holds, so that the others can clean up after it.
   const nodeId = randomBytes(8).toString('hex');
@@ -119,7 +144,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const leaveAll = async (set: string) => {
     for (const member of await client.sMembers(set)) {
       const at = member.indexOf(' ');
-      await leave(member.slice(0, at), member.slice(at + 1));
+      await leave(member.slice(0, at), member.slice(at + 1), set);
     }
     await client.del(set);
   };
@@ -150,8 +175,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       }
     },
     async leave(room: string, name: string): Promise<void> {
-      await leave(room, name);
-      await client.sRem(held, `${room} ${name}`);
+      await leave(room, name, held);
+    },
+    async registerSession(token, room, name) {
+      await client.set(`${prefix}session:${token}`, `${nodeId} ${room} ${name}`, { expiration: { type: 'PX', value: SESSION_TTL_MS } });
+    },
+    async adoptSession(token, room) {
+      const name = await run(ADOPT, [`${prefix}session:${token}`, held], [room, prefix, nodeId, SESSION_TTL_MS]);
+      return typeof name === 'string' ? name : undefined;
     },
     async rooms() {
       const counts = new Map<string, number>();

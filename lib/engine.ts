@@ -44,6 +44,13 @@ export interface Engine {
    * duplicate.
    */
   replay(room: string, since: Position | 'malformed' | undefined, recent: number): Promise<Replay>;
+  /** Records which name a session token holds, so that another process can take the session over. */
+  registerSession(token: string, room: string, name: string): Promise<void>;
+  /**
+   * Takes over a session another process issued, if its name is still held in `room`; returns the
+   * name. The issuing process's own grace-period leave then does nothing.
+   */
+  adoptSession(token: string, room: string): Promise<string | undefined>;
   /** False while the engine cannot reach what it keeps its state in (Redis down): sends then fail. */
   isHealthy(): boolean;
   close(): Promise<void>;

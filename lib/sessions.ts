@@ -33,9 +33,9 @@ export class Sessions {
     this.#options = options;
   }
 
-  /** Starts a session for a name just claimed in `room`, with one connection. */
-  create(room: string, name: string): Session {
-    const session: Session = { token: randomBytes(24).toString('base64url'), room, name, connections: 1 };
+  /** Starts a session for a name just claimed in `room`, with one connection; `token` is given when another process issued it. */
+  create(room: string, name: string, token = randomBytes(24).toString('base64url')): Session {
+    const session: Session = { token, room, name, connections: 1 };
     this.#byToken.set(session.token, session);
     return session;
   }

@@ -58,6 +58,22 @@ describe('several processes over Redis', { skip: missing }, async () => {
     for (const peer of [sender, recipient, bystander]) await peer.client.close();
   });
 
+  test('a session token keeps its name on the other node, and nobody sees it leave', async () => {
+    const watcher = await join(one, '/ws?room=hop');
+    const hopper = await join(one, '/ws?room=hop');
+    await hopper.client.close();
+    const back = await join(two, `/ws?room=hop&token=${hopper.token}`);
+    assert.equal(back.name, hopper.name, 'the same name on the other node');
+    // Longer than the grace period (500 ms): the first node's leave must not happen.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    back.client.send('still me');
+    await nextMessage(watcher.client, 'still me');
+    assert.ok(!watcher.client.received.some((e) => e.type === 'peer-left' && e.data.includes(hopper.name)), 'no leave was seen');
+    const fresh = await join(two, '/ws?room=hop');
+    assert.ok(fresh.peers.includes(hopper.name), 'and the name is still held');
+    for (const peer of [watcher, back, fresh]) await peer.client.close();
+  });
+
   test('the peers of a node that dies leave everywhere within about the node TTL', async () => {
     const doomedNode = await startNode(redis.url);
     const watcher = await join(one, '/ws?room=crash');
