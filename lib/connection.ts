@@ -266,30 +266,24 @@ export class Connection extends WebSocket implements Peer, Pulse {
     );
   }
 
-  /** Publishes a chat message once per id: a retry of an id already sent is acknowledged with its seq. */
+  /**
+   * Publishes a chat message once per id: a retry of an id the session already sent (on any
+   * process, with Redis) is acknowledged with its seq and not sent again; the engine remembers ids.
+   */
   #publish(session: Session, text: string, id: string | undefined): void {
-    const { sessions, engine, counters, now, log } = this.#context;
+    const { engine, counters, now, log } = this.#context;
     const { room } = this;
-    const ack = (seq: number) => this.#reply({ type: 'ack', data: { id: id!, seq } });
-    const known = id === undefined ? undefined : sessions.seqOf(session, id);
-    if (known) {
-      void known.then(ack, () => {});
-      return;
-    }
     counters.messagesPublished++;
-    const seq = engine.publish(room, { sender: session.name, message: text, ts: now() }).then((message) => message.seq);
-    // Never a silent drop: the sender hears that its message went nowhere, and may send it again.
-    const fail = (err: unknown) => {
-      if (id !== undefined) sessions.forget(session, id);
-      log(`publish failed in ${room}: ${String(err)}`);
-      this.#unavailable();
-    };
-    if (id === undefined) {
-      seq.catch(fail);
-      return;
-    }
-    sessions.remember(session, id, seq);
-    seq.then(ack, fail);
+    engine.publish(room, { sender: session.name, message: text, ts: now() }, id === undefined ? undefined : `${session.token} ${id}`).then(
+      ({ seq }) => {
+        if (id !== undefined) this.#reply({ type: 'ack', data: { id, seq } });
+      },
+      // Never a silent drop: the sender hears that its message went nowhere, and may send it again.
+      (err: unknown) => {
+        log(`publish failed in ${room}: ${String(err)}`);
+        this.#unavailable();
+      },
+    );
   }
 
   /** Takes a new name if nobody in the room has it (ignoring case); everyone is told `peer-renamed`. */

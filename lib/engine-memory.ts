@@ -3,7 +3,9 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Engine, Presence, RoomListener } from './engine.ts';
+import { DedupeWindow } from './dedupe.ts';
 import { RoomHistory } from './history.ts';
+import type { ChatMessage } from './protocol.ts';
 import { generateName } from './names.ts';
 
 export interface MemoryEngineOptions {
@@ -12,6 +14,9 @@ export interface MemoryEngineOptions {
   historySize: number;
   /** How long an empty room (and its history) is kept before it is forgotten, in ms. */
   roomTtlMs: number;
+  /** How long a message id is remembered against retries, in ms. */
+  dedupeWindowMs: number;
+  now?: () => number;
   random?: () => number;
 }
 
@@ -27,8 +32,9 @@ interface Room {
  * Creates an engine that keeps each room in memory. Its epoch is random, so positions from an
  * earlier process (whose history is gone) are recognised as unknown.
  */
-export function createMemoryEngine({ listener, historySize, roomTtlMs, random = Math.random }: MemoryEngineOptions): Engine {
+export function createMemoryEngine({ listener, historySize, roomTtlMs, dedupeWindowMs, now = Date.now, random = Math.random }: MemoryEngineOptions): Engine {
   const epoch = randomBytes(8).toString('hex');
+  const sent = new DedupeWindow<ChatMessage>(dedupeWindowMs);
   const rooms = new Map<string, Room>();
   const roomOf = (name: string): Room => {
     let room = rooms.get(name);
@@ -70,8 +76,11 @@ export function createMemoryEngine({ listener, historySize, roomTtlMs, random = 
       listener(room, { type: 'peer-renamed', data: { from, to } });
       return true;
     },
-    async publish(room, message) {
+    async publish(room, message, dedupeKey) {
+      const prior = dedupeKey === undefined ? undefined : sent.get(dedupeKey, now());
+      if (prior) return prior;
       const numbered = roomOf(room).history.append({ ...message, epoch });
+      if (dedupeKey !== undefined) sent.set(dedupeKey, numbered, now());
       listener(room, { type: 'message', data: numbered });
       return numbered;
     },

@@ -19,6 +19,8 @@ export interface RedisEngineOptions {
   listener: RoomListener;
   historySize: number;
   roomTtlMs: number;
+  /** How long a message id is remembered against retries, in ms. */
+  dedupeWindowMs: number;
   /** Namespace for every key and channel, so that several chats can share one Redis. */
   prefix?: string;
   /**
@@ -78,12 +80,20 @@ redis.call('SADD', KEYS[2], member)
 redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. member, 'PX', ARGV[4])
 return name`;
 
-/** Numbers a message, keeps it in the capped stream and publishes it; returns it as JSON. */
+/**
+ * Numbers a message, keeps it in the capped stream and publishes it; returns it as JSON. With a
+ * dedupe key (KEYS[3], ARGV[4] its lifetime in ms) already set, returns what that key got instead.
+ */
 const PUBLISH = `
+if ARGV[4] ~= '' then
+  local prior = redis.call('GET', KEYS[3])
+  if prior then return prior end
+end
 local seq = redis.call('INCR', KEYS[1])
 local message = ARGV[2] .. seq .. '}'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', message)
 redis.call('PUBLISH', ARGV[1], '{"type":"message","data":' .. message .. '}')
+if ARGV[4] ~= '' then redis.call('SET', KEYS[3], message, 'PX', ARGV[4]) end
 return message`;
 
 /**
@@ -91,7 +101,7 @@ return message`;
  * loaded only here; without it, this says what to install.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { url, listener, historySize, roomTtlMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  const { url, listener, historySize, roomTtlMs, dedupeWindowMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
   let redis: typeof import('redis');
   try {
     redis = await import('redis');
@@ -208,10 +218,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       if (renamed === 1) await client.multi().sRem(held, `${room} ${from}`).sAdd(held, `${room} ${to}`).exec();
       return renamed === 1;
     },
-    async publish(room, message) {
+    async publish(room, message, dedupeKey) {
       // The JSON up to `"seq":`; the script appends the number it draws.
       const head = `${JSON.stringify({ ...message, epoch }).slice(0, -1)},"seq":`;
-      const json = (await run(PUBLISH, [key(room, 'seq'), key(room, 'history')], [channel(room), head, historySize])) as string;
+      const dedupe = `${prefix}sent:${dedupeKey ?? ''}`;
+      const json = (await run(PUBLISH, [key(room, 'seq'), key(room, 'history'), dedupe], [channel(room), head, historySize, dedupeKey === undefined ? '' : dedupeWindowMs])) as string;
       return JSON.parse(json) as ChatMessage;
     },
     async replay(room, since, recent) {

@@ -35,8 +35,12 @@ export interface Engine {
   signal(room: string, event: RoomEvent & { type: 'typing' | 'direct-message' }): Promise<void>;
   /** Everyone in `room` now. */
   peers(room: string): Promise<string[]>;
-  /** Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every listener. */
-  publish(room: string, message: Omit<ChatMessage, 'seq' | 'epoch'>): Promise<ChatMessage>;
+  /**
+   * Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every
+   * listener. With `dedupeKey` (a session's token and the message's id), a key already published
+   * within the dedupe window returns that message again and publishes nothing.
+   */
+  publish(room: string, message: Omit<ChatMessage, 'seq' | 'epoch'>, dedupeKey?: string): Promise<ChatMessage>;
   /**
    * What a connecting client is owed: the messages after `since`, or the `recent` newest with the
    * reason a resume failed. No message published after this call resolves is in it, and every one

@@ -50,11 +50,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
   const heartbeat = new Heartbeat(config.heartbeatMs);
-  const engineOptions = { listener: (room: string, event: RoomEvent) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, random };
+  const engineOptions = { listener: (room: string, event: RoomEvent) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, dedupeWindowMs: config.dedupeWindowMs, now, random };
   const engine = config.redisUrl ? await createRedisEngine({ ...engineOptions, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs }) : createMemoryEngine(engineOptions);
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
-  const sessions = new Sessions({ graceMs: config.graceMs, dedupeWindowMs: config.dedupeWindowMs, now });
+  const sessions = new Sessions({ graceMs: config.graceMs, now });
   const context = { hub, flusher: new Flusher(counters), heartbeat, counters, caps, sessions, engine, config, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.

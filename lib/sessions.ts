@@ -15,18 +15,12 @@ export interface Session {
 
 export interface SessionOptions {
   graceMs: number;
-  dedupeWindowMs: number;
   now: () => number;
 }
 
 /** Every live or recently disconnected session of this process, by token. */
 export class Sessions {
   readonly #byToken = new Map<string, Session>();
-  /**
-   * `token id` -> the seq a message id was given (a promise while it is being published) and when,
-   * for every session in one map, oldest first: a session that never sends an id costs nothing here.
-   */
-  readonly #sent = new Map<string, { seq: Promise<number>; at: number }>();
   readonly #options: SessionOptions;
 
   constructor(options: SessionOptions) {
@@ -64,36 +58,9 @@ export class Sessions {
     else session.expiry = setTimeout(end, this.#options.graceMs).unref();
   }
 
-  /** The seq a message id already got in this session, if it is within the dedupe window. */
-  seqOf(session: Session, id: string): Promise<number> | undefined {
-    const entry = this.#sent.get(`${session.token} ${id}`);
-    return entry && this.#options.now() - entry.at <= this.#options.dedupeWindowMs ? entry.seq : undefined;
-  }
-
-  /** Remembers an id's seq, and forgets ids older than the dedupe window. */
-  remember(session: Session, id: string, seq: Promise<number>): void {
-    const now = this.#options.now();
-    for (const [old, entry] of this.#sent) {
-      if (now - entry.at <= this.#options.dedupeWindowMs) break;
-      this.#sent.delete(old);
-    }
-    this.#sent.set(`${session.token} ${id}`, { seq, at: now });
-  }
-
-  /** How many message ids are remembered, across all sessions. */
-  get rememberedIds(): number {
-    return this.#sent.size;
-  }
-
-  /** Forgets an id whose message failed to publish, so a retry publishes it again. */
-  forget(session: Session, id: string): void {
-    this.#sent.delete(`${session.token} ${id}`);
-  }
-
   /** Ends every session at once (shutdown). */
   clear(): void {
     for (const session of this.#byToken.values()) clearTimeout(session.expiry);
     this.#byToken.clear();
-    this.#sent.clear();
   }
 }

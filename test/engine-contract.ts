@@ -17,12 +17,13 @@ export interface EngineUnderTest {
 export interface EngineSettings {
   historySize: number;
   roomTtlMs: number;
+  dedupeWindowMs: number;
 }
 
 /** Makes a fresh engine with its listener recording into `events`; closed by the suite. */
 export type EngineFactory = (settings: EngineSettings) => Promise<EngineUnderTest>;
 
-const SETTINGS: EngineSettings = { historySize: 5, roomTtlMs: 60_000 };
+const SETTINGS: EngineSettings = { historySize: 5, roomTtlMs: 60_000, dedupeWindowMs: 300 };
 
 /** Waits until `events` holds one that matches, for engines that deliver asynchronously. */
 async function heard(under: EngineUnderTest, matches: (entry: { room: string; event: RoomEvent }) => boolean): Promise<void> {
@@ -105,6 +106,21 @@ export function engineContract(name: string, create: EngineFactory): void {
         await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'message' && event.data.seq === 3);
         const delivered = under.events.filter(({ room, event }) => room === 'lobby' && event.type === 'message').map(({ event }) => event.data);
         assert.deepEqual(delivered, sent);
+      }));
+
+    test('a dedupe key published again within the window gets the first seq and is delivered once; after it, it is new', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const first = await engine.publish('lobby', { sender: 'a', message: 'once', ts: 1 }, 'token id-1');
+        const retry = await engine.publish('lobby', { sender: 'a', message: 'once', ts: 2 }, 'token id-1');
+        const other = await engine.publish('lobby', { sender: 'b', message: 'once', ts: 3 }, 'other-token id-1');
+        assert.equal(retry.seq, first.seq, 'the retry is answered with the first seq');
+        assert.equal(other.seq, first.seq + 1, 'keys are per session');
+        await heard(under, ({ event }) => event.type === 'message' && event.data.seq === other.seq);
+        assert.equal(under.events.filter(({ event }) => event.type === 'message').length, 2, 'the retry was not delivered');
+        await new Promise((resolve) => setTimeout(resolve, SETTINGS.dedupeWindowMs + 100));
+        const late = await engine.publish('lobby', { sender: 'a', message: 'once', ts: 4 }, 'token id-1');
+        assert.equal(late.seq, other.seq + 1, 'after the window the same key counts as new');
       }));
 
     test('replay: what came after a known position, else the newest with the reason', () =>

@@ -74,6 +74,21 @@ describe('several processes over Redis', { skip: missing }, async () => {
     for (const peer of [watcher, back, fresh]) await peer.client.close();
   });
 
+  test('a retry of an acknowledged message on the other node is acknowledged again, not sent twice', async () => {
+    const watcher = await join(two, '/ws?room=retry');
+    const sender = await join(one, '/ws?room=retry');
+    sender.client.send({ type: 'message', data: 'exactly once', id: 'r1' });
+    const { seq } = (await sender.client.nextOfType('ack')).data;
+    await sender.client.close();
+    const back = await join(two, `/ws?room=retry&token=${sender.token}`);
+    back.client.send({ type: 'message', data: 'exactly once', id: 'r1' });
+    assert.deepEqual((await back.client.nextOfType('ack')).data, { id: 'r1', seq });
+    back.client.send('marker');
+    await nextMessage(watcher.client, 'marker');
+    assert.equal(watcher.client.received.filter((e) => e.type === 'message' && e.data.message === 'exactly once').length, 1);
+    for (const peer of [watcher, back]) await peer.client.close();
+  });
+
   test('the peers of a node that dies leave everywhere within about the node TTL', async () => {
     const doomedNode = await startNode(redis.url);
     const watcher = await join(one, '/ws?room=crash');

@@ -4,27 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RoomHistory } from '../lib/history.ts';
 import { Sessions } from '../lib/sessions.ts';
 
-test('a message id is remembered for the dedupe window and then forgotten', async () => {
-  let now = 0;
-  const sessions = new Sessions({ graceMs: 0, dedupeWindowMs: 1000, now: () => now });
-  const session = sessions.create('lobby', 'red-cat');
-  sessions.remember(session, 'a', Promise.resolve(7));
-  assert.equal(await sessions.seqOf(session, 'a'), 7);
-  now = 1000;
-  assert.equal(await sessions.seqOf(session, 'a'), 7, 'still inside the window');
-  now = 1001;
-  assert.equal(sessions.seqOf(session, 'a'), undefined, 'outside the window a retry counts as new');
-  const other = sessions.create('lobby', 'blue-fish');
-  assert.equal(sessions.seqOf(other, 'b'), undefined);
-  sessions.remember(session, 'b', Promise.resolve(8));
-  assert.equal(sessions.seqOf(other, 'b'), undefined, 'ids are per session');
-  assert.equal(sessions.rememberedIds, 1, 'old ids are pruned, so memory stays bounded');
-  sessions.forget(session, 'b');
-  assert.equal(sessions.seqOf(session, 'b'), undefined, 'a forgotten id (its publish failed) counts as new');
-});
-
 test('a session ends after the grace period unless a connection takes it back', async () => {
-  const sessions = new Sessions({ graceMs: 50, dedupeWindowMs: 1000, now: Date.now });
+  const sessions = new Sessions({ graceMs: 50, now: Date.now });
   const ended: string[] = [];
   const kept = sessions.create('lobby', 'kept');
   sessions.detach(kept, () => ended.push('kept'));
