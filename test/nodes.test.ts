@@ -9,14 +9,20 @@ import { redisMissing, startRedis } from './redis-server.ts';
 
 const missing = redisMissing();
 
+/** A describe that runs only where `redis-server` exists (always in CI), with a notice elsewhere. */
+function withRedis(name: string, body: () => Promise<void>): void {
+  describe(name, { skip: missing }, async () => {
+    if (!missing) await body();
+  });
+}
+
 /** A spawned server as the helpers expect one; the process is killed after the file. */
 async function startNode(redisUrl: string): Promise<ChatServer & { kill(): void }> {
   const { child, port } = await spawnServer(['--redis-url', redisUrl, '--grace-ms', '500', '--node-ttl-ms', '900']);
   return { url: `http://127.0.0.1:${port}`, port, close: async () => {}, kill: () => child.kill('SIGKILL') };
 }
 
-describe('several processes over Redis', { skip: missing }, async () => {
-  if (missing) return;
+withRedis('several processes over Redis', async () => {
   const redis = await startRedis();
   const [one, two] = await Promise.all([startNode(redis.url), startNode(redis.url)]);
 
@@ -120,8 +126,7 @@ describe('several processes over Redis', { skip: missing }, async () => {
   });
 });
 
-describe('every node restarting', { skip: missing }, async () => {
-  if (missing) return;
+withRedis('every node restarting', async () => {
   test('history and positions outlive every node: a node started afterwards serves them', async () => {
     const redis = await startRedis();
     const first = await startNode(redis.url);
@@ -141,8 +146,7 @@ describe('every node restarting', { skip: missing }, async () => {
   });
 });
 
-describe('Redis going away', { skip: missing }, async () => {
-  if (missing) return;
+withRedis('Redis going away', async () => {
   test('while Redis is down a send gets unavailable and /healthz 503; once it is back the chat goes on and nothing acknowledged is lost', async () => {
     const redis = await startRedis();
     const node = await startNode(redis.url);
@@ -171,8 +175,7 @@ describe('Redis going away', { skip: missing }, async () => {
   });
 });
 
-describe('--workers', { skip: missing }, async () => {
-  if (missing) return;
+withRedis('--workers', async () => {
   test('two workers share one port and one chat', async () => {
     const redis = await startRedis();
     const { port } = await spawnServer(['--redis-url', redis.url, '--workers', '2']);
