@@ -3,9 +3,9 @@
 // process subscribes to. Each change that must be atomic (claim a name and announce it, number a
 // message, keep it and publish it) is one Lua script, so all processes see one order per room.
 //
-// Keys, under a prefix (default `plainchat:`): `epoch`; per room `<room>:names` (hash, lower-case
-// name to name), `<room>:seq` (counter) and `<room>:history` (stream capped at the history size,
-// entry ids `<seq>-0`); per process `node:<id>` (its heartbeat, expiring) and `node:<id>:peers`
+// Keys, under a prefix (default `plainchat:`): `epoch`; per room `room:<room>:names` (hash,
+// lower-case name to name), `room:<room>:seq` (counter) and `room:<room>:history` (stream capped at
+// the history size, entry ids `<seq>-0`); `session:<token>`; `sent:<token> <id>`; per process `node:<id>` (its heartbeat, expiring) and `node:<id>:peers`
 // (set of `<room> <name>` it holds); events on channel `events:<room>`.
 
 import { randomBytes } from 'node:crypto';
@@ -31,9 +31,13 @@ export interface RedisEngineOptions {
   random?: () => number;
 }
 
-/** Claims a name if free; announces it; returns everyone in the room. Keeps an emptied room's history alive again. */
+/**
+ * Claims a name if free, in the room and in this process's set (KEYS[4]) together; announces it;
+ * returns everyone in the room. Keeps an emptied room's history alive again.
+ */
 const JOIN = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
+redis.call('SADD', KEYS[4], ARGV[5])
 redis.call('PERSIST', KEYS[2])
 redis.call('PERSIST', KEYS[3])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
@@ -55,12 +59,14 @@ if redis.call('HLEN', KEYS[1]) == 0 then
 end
 return 1`;
 
-/** Renames unless the new name (ignoring case) belongs to someone else; announces it. */
+/** Renames unless the new name (ignoring case) belongs to someone else, in the room and in this process's set (KEYS[4]); announces it. */
 const RENAME = `
 local holder = redis.call('HGET', KEYS[1], ARGV[2])
 if holder and ARGV[2] ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[6])
+redis.call('SADD', KEYS[4], ARGV[7])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`;
 
@@ -73,7 +79,7 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local owner, room, name = string.match(raw, '^(%S+) (%S+) (.+)$')
 if room ~= ARGV[1] then return false end
-if redis.call('HGET', ARGV[2] .. room .. ':names', string.lower(name)) ~= name then return false end
+if redis.call('HGET', ARGV[2] .. 'room:' .. room .. ':names', string.lower(name)) ~= name then return false end
 local member = room .. ' ' .. name
 redis.call('SREM', ARGV[2] .. 'node:' .. owner .. ':peers', member)
 redis.call('SADD', KEYS[2], member)
@@ -123,7 +129,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   await subscriber.connect();
   hasConnected = true;
 
-  const key = (room: string, part: string) => `${prefix}${room}:${part}`;
+  const key = (room: string, part: string) => `${prefix}room:${room}:${part}`;
   const channel = (room: string) => `${prefix}events:${room}`;
   const roomKeys = (room: string) => [key(room, 'names'), key(room, 'seq'), key(room, 'history')];
   const encode = (event: RoomEvent) => JSON.stringify(event);
@@ -176,12 +182,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       for (;;) {
         const taken = await client.hGetAll(key(room, 'names'));
         const name = generateName((candidate) => candidate.toLowerCase() in taken, random, Object.keys(taken).length);
-        const peers = (await run(JOIN, roomKeys(room), [name.toLowerCase(), name, channel(room), encode({ type: 'peer-joined', data: name })])) as string[] | null;
+        const peers = (await run(JOIN, [...roomKeys(room), held], [name.toLowerCase(), name, channel(room), encode({ type: 'peer-joined', data: name }), `${room} ${name}`])) as string[] | null;
         // Another node claimed the name between the read and the claim: pick again.
-        if (peers) {
-          await client.sAdd(held, `${room} ${name}`);
-          return { name, peers };
-        }
+        if (peers) return { name, peers };
       }
     },
     async leave(room: string, name: string): Promise<void> {
@@ -196,9 +199,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
     async rooms() {
       const counts = new Map<string, number>();
-      for await (const keys of client.scanIterator({ MATCH: `${prefix}*:*`, COUNT: 1000 })) {
+      const roomPrefix = key('', '').slice(0, -1);
+      for await (const keys of client.scanIterator({ MATCH: `${roomPrefix}*`, COUNT: 1000 })) {
         for (const found of keys) {
-          const match = /^(.*):(names|seq)$/.exec(found.slice(prefix.length));
+          const match = /^([^:]+):(names|seq)$/.exec(found.slice(roomPrefix.length));
           if (!match) continue;
           const room = match[1]!;
           if (match[2] === 'names') counts.set(room, await client.hLen(found));
@@ -214,8 +218,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await client.publish(channel(room), encode(event));
     },
     async rename(room, from, to) {
-      const renamed = await run(RENAME, roomKeys(room), [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } })]);
-      if (renamed === 1) await client.multi().sRem(held, `${room} ${from}`).sAdd(held, `${room} ${to}`).exec();
+      const renamed = await run(RENAME, [...roomKeys(room), held], [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } }), `${room} ${from}`, `${room} ${to}`]);
       return renamed === 1;
     },
     async publish(room, message, dedupeKey) {

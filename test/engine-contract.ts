@@ -75,6 +75,9 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.deepEqual(await engine.peers('lobby'), [b.name]);
         assert.equal(under.events.filter(({ event }) => event.type === 'peer-left').length, 1, 'leaving twice is harmless');
         assert.deepEqual((await engine.rooms()).find((r) => r.room === 'lobby'), { room: 'lobby', peers: 1 });
+        // What an engine keeps besides rooms (here a remembered message id that looks like a key) is no room.
+        await engine.publish('dev', { sender: 'a', message: 'hi', ts: 1 }, 'token x:seq');
+        assert.deepEqual((await engine.rooms()).map((r) => r.room), ['dev', 'lobby']);
       }));
 
     test('rename takes a free name, refuses a taken one ignoring case, and announces only a real change', () =>
