@@ -31,8 +31,22 @@ export interface Config {
   heartbeatMs: number;
   /** How long to wait for a peer to answer a close (shutdown, slow consumer) before cutting it off, in ms. */
   closeTimeoutMs: number;
-  /** Messages kept per room for history and resume. */
+  /** Where the store keeps its SQLite file. */
+  dataDir: string;
+  /** Keep everything in this process instead of the data directory (forgotten at exit). */
+  memory: boolean;
+  /** SQLite's `synchronous`: `normal` loses nothing acknowledged in a crash, `full` nothing in a power loss either. */
+  storeSynchronous: 'normal' | 'full';
+  /** Messages kept per room for history, resume and scroll-back. */
   historySize: number;
+  /** Days a message is kept (0: no age limit). */
+  historyDays: number;
+  /** Most messages one resume replays; a client further behind gets `too-old` and the newest. */
+  maxReplay: number;
+  /** Most messages one `history` request is answered with. */
+  historyPageMax: number;
+  /** How long a session owns its name after its last connection closed, in ms. */
+  sessionTtlMs: number;
   /** Newest messages a newly joined peer is sent. */
   historyOnJoin: number;
   /** How long an empty room and its history are kept before they are forgotten, in ms. */
@@ -60,6 +74,8 @@ interface Option<K extends keyof Config> {
   default: Config[K];
   help: string;
   parse(raw: string): Config[K];
+  /** A switch takes no value after its flag (`--memory`); its environment variable is `1` or `true`, `0` or `false`. */
+  isSwitch?: true;
 }
 
 function integer(min: number, max: number) {
@@ -83,7 +99,26 @@ function redisUrl(raw: string): string {
   return value;
 }
 
+function dataDir(raw: string): string {
+  if (raw.trim() === '') throw new Error('expected a directory path, got an empty one');
+  return raw;
+}
+
+function switchValue(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new Error(`expected 1, true, 0 or false, got "${raw}"`);
+}
+
+function synchronous(raw: string): 'normal' | 'full' {
+  const value = raw.trim().toLowerCase();
+  if (value !== 'normal' && value !== 'full') throw new Error(`expected normal or full, got "${raw}"`);
+  return value;
+}
+
 const option = <K extends keyof Config>(o: Option<K>): Option<K> => o;
+const DAY_MS = 86_400_000;
 
 /** Every option, in the order `--help` lists them. */
 export const OPTIONS = [
@@ -101,13 +136,20 @@ export const OPTIONS = [
   option({ key: 'maxBufferedBytes', flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: 1024 * 1024, parse: integer(1024, 1024 ** 3), help: 'bytes queued for a peer before it is closed as too slow (4008)' }),
   option({ key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'HEARTBEAT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms between pings; no pong by the next ping: cut off' }),
   option({ key: 'closeTimeoutMs', flag: '--close-timeout-ms', env: 'CLOSE_TIMEOUT_MS', default: 5000, parse: integer(0, 600_000), help: 'ms to wait for a peer to answer a close' }),
-  option({ key: 'historySize', flag: '--history-size', env: 'HISTORY_SIZE', default: 1000, parse: integer(1, 1_000_000), help: 'messages kept per room for history and resume' }),
+  option({ key: 'dataDir', flag: '--data-dir', env: 'DATA_DIR', default: './data', parse: dataDir, help: 'directory of the store (plainchat.db, SQLite), created if missing' }),
+  option({ key: 'memory', flag: '--memory', env: 'MEMORY', default: false, parse: switchValue, isSwitch: true, help: 'keep everything in this process instead (forgotten when it stops)' }),
+  option({ key: 'storeSynchronous', flag: '--store-synchronous', env: 'STORE_SYNCHRONOUS', default: 'normal', parse: synchronous, help: 'normal: a crash loses nothing acknowledged; full: a power loss neither' }),
+  option({ key: 'historySize', flag: '--history-size', env: 'HISTORY_SIZE', default: 100_000, parse: integer(1, 100_000_000), help: 'messages kept per room for history, resume and scroll-back' }),
+  option({ key: 'historyDays', flag: '--history-days', env: 'HISTORY_DAYS', default: 0, parse: integer(0, 36_500), help: 'days a message is kept (0: no age limit)' }),
+  option({ key: 'maxReplay', flag: '--max-replay', env: 'MAX_REPLAY', default: 1000, parse: integer(1, 1_000_000), help: 'most messages one resume replays (further behind: too-old)' }),
+  option({ key: 'historyPageMax', flag: '--history-page-max', env: 'HISTORY_PAGE_MAX', default: 100, parse: integer(1, 10_000), help: 'most messages one history request gets' }),
+  option({ key: 'sessionTtlMs', flag: '--session-ttl-ms', env: 'SESSION_TTL_MS', default: 30 * DAY_MS, parse: integer(1000, 3650 * DAY_MS), help: 'ms a session owns its name after its last connection' }),
   option({ key: 'historyOnJoin', flag: '--history-on-join', env: 'HISTORY_ON_JOIN', default: 50, parse: integer(0, 1_000_000), help: 'newest messages sent to a newly joined peer' }),
-  option({ key: 'roomTtlMs', flag: '--room-ttl-ms', env: 'ROOM_TTL_MS', default: 3_600_000, parse: integer(0, 604_800_000), help: 'ms an empty room keeps its history before it is forgotten' }),
+  option({ key: 'roomTtlMs', flag: '--room-ttl-ms', env: 'ROOM_TTL_MS', default: 3_600_000, parse: integer(0, 604_800_000), help: 'ms an empty room stays in memory (with --memory or Redis: its history too)' }),
   option({ key: 'typingMs', flag: '--typing-ms', env: 'TYPING_MS', default: 5000, parse: integer(100, 600_000), help: 'ms a typing state lasts without renewal' }),
   option({ key: 'presenceBatchMs', flag: '--presence-batch-ms', env: 'PRESENCE_BATCH_MS', default: 200, parse: integer(0, 10_000), help: 'ms joins and leaves are gathered into one frame per room' }),
-  option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session keeps its name for a reconnect' }),
-  option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: 60_000, parse: integer(0, 86_400_000), help: 'ms a message id is remembered against retries' }),
+  option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session stays online for a reconnect' }),
+  option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: DAY_MS, parse: integer(0, 30 * DAY_MS), help: 'ms a message id is remembered against retries' }),
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: state in this process)' }),
   option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms before a silent process\'s peers are taken out of their rooms' }),
   option({ key: 'workers', flag: '--workers', env: 'WORKERS', default: 1, parse: integer(1, 256), help: 'processes sharing the port on this machine (more than 1 needs --redis-url)' }),
@@ -136,6 +178,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const [flag = '', inline] = arg.split(/=(.*)/s, 2);
     const o = OPTIONS.find((candidate) => candidate.flag === flag);
     if (!o) throw new Error(`unknown option "${arg}"; run with --help to see the options`);
+    if (o.isSwitch && inline === undefined) {
+      raw.set(o, { value: 'true', source: flag });
+      continue;
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value; run with --help to see the options`);
     raw.set(o, { value, source: flag });
@@ -157,8 +203,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 export function helpText(): string {
   const rows = OPTIONS.map((o) => {
     const shown = Array.isArray(o.default) ? o.default.join(',') : o.default;
-    const fallback = shown === undefined || shown === '' ? '' : ` (default ${shown})`;
-    return `  ${`${o.flag} <value>`.padEnd(30)} ${o.env.padEnd(22)} ${o.help}${fallback}`;
+    const fallback = shown === undefined || shown === '' || o.isSwitch ? '' : ` (default ${shown})`;
+    return `  ${(o.isSwitch ? o.flag : `${o.flag} <value>`).padEnd(30)} ${o.env.padEnd(22)} ${o.help}${fallback}`;
   });
   return [
     'Usage: npm start -- [options]   or   node server.ts [options]',

@@ -35,7 +35,6 @@ function ignore(): void {}
 /** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
 export class Connection extends WebSocket implements Peer, Pulse {
   room = '';
-  name = '';
   isAlive = true;
   // Set by accept(): `ws` constructs the object before it is handed over.
   #context!: ConnectionContext;
@@ -85,6 +84,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
       context.log(`join failed in ${room}: ${String(err)}`);
       this.#kick(CLOSE.joinFailed);
     });
+  }
+
+  /** The session's name: every connection of a session changes with it. */
+  get name(): string {
+    return this.#session?.name ?? '';
   }
 
   // `ws` types a listener's `this` as its base class; the socket is always a Connection.
@@ -149,27 +153,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * (Redis) no message falls between the replay and the first live frame, nor comes twice.
    */
   async #enter(query: string): Promise<void> {
-    const { sessions, engine, config, hub } = this.#context;
+    const { engine, config, hub } = this.#context;
     const { room } = this;
     const { since, token } = parseResume(query);
-    let resumed = sessions.resume(token, room);
-    if (!resumed && token !== undefined) {
-      // Issued by another process (over Redis): take it over if its name is still held.
-      const name = await engine.adoptSession(token, room);
-      if (name !== undefined) resumed = sessions.create(room, name, token);
-    }
-    let peers: string[];
-    if (resumed) {
-      this.#session = resumed;
-      peers = await engine.peers(room);
-    } else {
-      const joined = await engine.join(room);
-      this.#session = sessions.create(room, joined.name);
-      peers = joined.peers;
-      await engine.registerSession(this.#session.token, room, joined.name);
-    }
-    const session = this.#session;
-    this.name = session.name;
+    const peers = await this.#takeSession(token);
+    const session = this.#session!;
     this.#held = [];
     hub.add(this);
     this.#isInHub = true;
@@ -178,19 +166,50 @@ export class Connection extends WebSocket implements Peer, Pulse {
       this.#leave();
       return;
     }
+    const missed = await engine.takeMissed(session.token, room);
     this.#reply({ type: 'name-generated', data: session.name });
     this.#send(hub.snapshotFrame(room, peers));
     this.#reply({ type: 'session', data: { token: session.token } });
-    // A replay may be larger than --max-buffered-bytes (up to --history-size messages); it is owed
+    // A replay may be larger than --max-buffered-bytes (up to --max-replay messages); it is owed
     // in full, so it is not policed. Live frames behind it are.
     for (const message of replay.messages) this.#outbox.push(frameText(encodeEvent({ type: 'message', data: { ...message, history: true } })));
     this.#bufferLimit = config.maxBufferedBytes + this.#outbox.bufferedBytes;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
+    for (const direct of missed) this.#reply({ type: 'direct-message', data: { ...direct, missed: true } });
     const held = this.#held;
     this.#held = undefined;
     for (const { frame, seq } of held) if (seq === undefined || seq > replay.seq) this.#send(frame);
     this.resume();
+  }
+
+  /**
+   * Takes the session of `token` (one this process serves now, or one kept while it was away, or
+   * one another process issued) or starts a new one under a fresh name; returns the room's
+   * presence snapshot. The session is kept before its token is handed out.
+   */
+  async #takeSession(token: string | undefined): Promise<string[]> {
+    const { sessions, engine } = this.#context;
+    const { room } = this;
+    let peers: string[] | undefined;
+    let session = sessions.resume(token, room);
+    if (!session && token !== undefined) {
+      const adopted = await engine.adoptSession(token, room);
+      // Another connection of the same session may have taken it while this one waited.
+      session = sessions.resume(token, room);
+      if (!session && adopted) {
+        session = sessions.create(room, adopted.name, token);
+        if (!adopted.isPresent) peers = (await engine.join(room, adopted.name)).peers;
+      }
+    }
+    if (!session) {
+      const joined = await engine.join(room);
+      session = sessions.create(room, joined.name);
+      peers = joined.peers;
+    }
+    this.#session = session;
+    await engine.registerSession(session.token, room, session.name);
+    return peers ?? (await engine.peers(room));
   }
 
   #receive(data: RawData, isBinary: boolean): void {
@@ -221,6 +240,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     if (event.type === 'ping') this.#reply({ type: 'pong', data: null });
     else if (event.type === 'rename') this.#rename(session, event.data);
     else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message).catch(() => this.#unavailable());
+    else if (event.type === 'history') this.#history(event.data.before, event.data.limit).catch(() => this.#unavailable());
     else if (event.type === 'typing') this.#setTyping(session, event.data);
     else if (event.type === 'who') void engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }));
     else if (event.type === 'help') this.#reply({ type: 'help', data: HELP });
@@ -246,8 +266,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
   }
 
   /**
-   * Leaves the room; safe to call again. A plain disconnect keeps the session's name for the grace
-   * period, so a reconnect with its token is seamless; a kick ends the session at once.
+   * Leaves the room; safe to call again. A plain disconnect stays in the room's presence for the
+   * grace period, so a reconnect with its token is seamless; a kick leaves it at once. Either way
+   * the session keeps owning its name (for the session TTL), and comes back under it.
    */
   #leave(immediately = false): void {
     const { hub, sessions, engine, log } = this.#context;
@@ -261,7 +282,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#isDetached = true;
     sessions.detach(
       ended,
-      () => engine.leave(ended.room, ended.name).catch((err: unknown) => log(`leave failed for ${ended.name}: ${String(err)}`)),
+      () => {
+        const { room, name, token } = ended;
+        Promise.all([engine.leave(room, name), engine.registerSession(token, room, name)]).catch((err: unknown) => log(`leave failed for ${name}: ${String(err)}`));
+      },
       immediately,
     );
   }
@@ -274,7 +298,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, counters, now, log } = this.#context;
     const { room } = this;
     counters.messagesPublished++;
-    engine.publish(room, { sender: session.name, message: text, ts: now() }, id === undefined ? undefined : `${session.token} ${id}`).then(
+    engine.publish(room, { sender: session.name, message: text, ts: now() }, { token: session.token, id }).then(
       ({ seq }) => {
         if (id !== undefined) this.#reply({ type: 'ack', data: { id, seq } });
       },
@@ -292,14 +316,13 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const from = session.name;
     if (to === from) return;
     engine
-      .rename(this.room, from, to)
+      .rename(this.room, from, to, session.token)
       .then((isRenamed) => {
         if (!isRenamed) {
-          this.#sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)} (names ignore case); pick another` });
+          this.#sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)}, or owns that name while away (names ignore case); pick another` });
           return;
         }
         session.name = to;
-        this.name = to;
         return engine.registerSession(session.token, this.room, to);
       })
       .catch((err: unknown) => log(`rename failed in ${this.room}: ${String(err)}`));
@@ -317,16 +340,20 @@ export class Connection extends WebSocket implements Peer, Pulse {
 
   /**
    * Sends to one peer of this room (every connection of it, on any process) and, as confirmation,
-   * to the sender. Never in history.
+   * to the sender; a recipient that is not connected now gets it when it next connects. Never in
+   * history.
    */
   async #direct(session: Session, to: string, message: string): Promise<void> {
     const { engine, now } = this.#context;
-    const key = to.toLowerCase();
-    const recipient = (await engine.peers(this.room)).find((name) => name.toLowerCase() === key);
-    if (recipient === undefined) {
-      this.#sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
-      return;
-    }
-    await engine.signal(this.room, { type: 'direct-message', data: { from: session.name, to: recipient, message, ts: now() } });
+    const outcome = await engine.direct(this.room, { from: session.name, to, message, ts: now() });
+    if (outcome === 'unknown') this.#sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
+  }
+
+  /** Answers a scroll-back request: older messages, oldest first, then where the page ends. */
+  async #history(before: number, limit: number): Promise<void> {
+    const { engine, config } = this.#context;
+    const page = await engine.history(this.room, before, Math.min(limit, config.historyPageMax));
+    for (const message of page.messages) this.#reply({ type: 'message', data: { ...message, history: true } });
+    this.#reply({ type: 'history-page', data: { before, count: page.messages.length, more: page.more } });
   }
 }

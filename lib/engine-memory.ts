@@ -1,99 +1,155 @@
-// The default engine: presence, numbering and history inside this process. Listeners are called
-// synchronously, so a room's events reach them in the order they happened.
+// The single-process engine: presence inside this process, everything kept in a store (SQLite on
+// disk by default, or memory). Listeners are called in each room's order: a message is delivered
+// once its batch is committed, and events that happen meanwhile wait behind it, so that no peer
+// ever sees a message that a crash could still take back, nor events out of order.
 
-import { randomBytes } from 'node:crypto';
-import type { Engine, Presence, RoomListener } from './engine.ts';
-import { DedupeWindow } from './dedupe.ts';
-import { RoomHistory } from './history.ts';
-import type { ChatMessage } from './protocol.ts';
+import type { DirectOutcome, Engine, RoomEvent, RoomListener } from './engine.ts';
 import { generateName } from './names.ts';
+import type { Store } from './store.ts';
 
 export interface MemoryEngineOptions {
   listener: RoomListener;
-  /** Messages kept per room for history and resume. */
-  historySize: number;
-  /** How long an empty room (and its history) is kept before it is forgotten, in ms. */
+  store: Store;
+  /** How long an empty room keeps its state in memory (with `--memory`, its history too), in ms. */
   roomTtlMs: number;
-  /** How long a message id is remembered against retries, in ms. */
-  dedupeWindowMs: number;
-  now?: () => number;
+  /** Whether a connection of this process serves `name` in `room` now (a direct message then goes out live). */
+  isConnected: (room: string, name: string) => boolean;
   random?: () => number;
 }
 
 interface Room {
   /** Name by its lower case: names are unique in a room ignoring case. */
   names: Map<string, string>;
-  history: RoomHistory;
-  /** Set while the room is empty: when it fires, the room and its history are forgotten. */
+  /** Set while the room is empty: when it fires, the room is forgotten. */
   expiry?: NodeJS.Timeout;
 }
 
-/**
- * Creates an engine that keeps each room in memory. Its epoch is random, so positions from an
- * earlier process (whose history is gone) are recognised as unknown.
- */
-export function createMemoryEngine({ listener, historySize, roomTtlMs, dedupeWindowMs, now = Date.now, random = Math.random }: MemoryEngineOptions): Engine {
-  const epoch = randomBytes(8).toString('hex');
-  const sent = new DedupeWindow<ChatMessage>(dedupeWindowMs);
+/** Creates the engine of one process over `store`. */
+export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, random = Math.random }: MemoryEngineOptions): Engine {
   const rooms = new Map<string, Room>();
   const roomOf = (name: string): Room => {
     let room = rooms.get(name);
-    if (!room) rooms.set(name, (room = { names: new Map(), history: new RoomHistory(historySize) }));
+    if (!room) rooms.set(name, (room = { names: new Map() }));
     clearTimeout(room.expiry);
     room.expiry = undefined;
     return room;
   };
+  /** Events waiting for the batch being committed, in order, each marked when it exists only if the batch does; undefined when none waits. */
+  let waiting: Array<{ room: string; event: RoomEvent; isKept: boolean }> | undefined;
+  const emit = (room: string, event: RoomEvent): void => {
+    if (waiting) waiting.push({ room, event, isKept: false });
+    else listener(room, event);
+  };
+  /** Delivers `event`, which the current batch keeps, once the batch is durable; if the batch fails, never. */
+  const emitKept = (room: string, event: RoomEvent): void => {
+    if (waiting) {
+      waiting.push({ room, event, isKept: true });
+      return;
+    }
+    const queue = [{ room, event, isKept: true }];
+    waiting = queue;
+    const release = (isCommitted: boolean) => {
+      waiting = undefined;
+      for (const held of queue) if (isCommitted || !held.isKept) listener(held.room, held.event);
+    };
+    store.commit().then(
+      () => release(true),
+      () => release(false),
+    );
+  };
+  const isTaken = (room: string, names: Map<string, string>) => (candidate: string) => names.has(candidate.toLowerCase()) || store.nameOwner(room, candidate) !== undefined;
+
   return {
-    async join(room: string): Promise<Presence> {
+    async join(room, claimed) {
       const { names } = roomOf(room);
-      const name = generateName((candidate) => names.has(candidate.toLowerCase()), random, names.size);
-      names.set(name.toLowerCase(), name);
-      listener(room, { type: 'peer-joined', data: name });
+      const name = claimed ?? generateName(isTaken(room, names), random, names.size);
+      if (!names.has(name.toLowerCase())) {
+        names.set(name.toLowerCase(), name);
+        emit(room, { type: 'peer-joined', data: name });
+      }
       return { name, peers: [...names.values()] };
     },
-    async leave(room: string, name: string): Promise<void> {
+    async leave(room, name) {
       const state = rooms.get(room);
       if (state?.names.get(name.toLowerCase()) !== name) return;
       state.names.delete(name.toLowerCase());
-      listener(room, { type: 'peer-left', data: name });
-      if (state.names.size === 0) state.expiry = setTimeout(() => rooms.delete(room), roomTtlMs).unref();
+      emit(room, { type: 'peer-left', data: name });
+      if (state.names.size === 0) {
+        state.expiry = setTimeout(() => {
+          rooms.delete(room);
+          store.forgetRoom(room);
+        }, roomTtlMs).unref();
+      }
     },
     async rooms() {
-      return [...rooms].map(([room, { names }]) => ({ room, peers: names.size })).sort((a, b) => a.room.localeCompare(b.room));
+      const counts = new Map(store.rooms().map((room) => [room, 0]));
+      for (const [room, { names }] of rooms) counts.set(room, names.size);
+      return [...counts].map(([room, peers]) => ({ room, peers })).sort((a, b) => a.room.localeCompare(b.room));
     },
-    async peers(room: string) {
+    async peers(room) {
       return [...roomOf(room).names.values()];
     },
     async signal(room, event) {
-      listener(room, event);
+      emit(room, event);
     },
-    async rename(room, from, to) {
+    async rename(room, from, to, token) {
       const { names } = roomOf(room);
       const key = to.toLowerCase();
-      if (names.has(key) && key !== from.toLowerCase()) return false;
+      const isOwnName = key === from.toLowerCase();
+      // A name another session owns is taken even while that session is away.
+      if (!isOwnName && (names.has(key) || store.nameOwner(room, to))) return false;
       names.delete(from.toLowerCase());
       names.set(key, to);
-      listener(room, { type: 'peer-renamed', data: { from, to } });
+      store.saveSession(token, room, to);
+      emit(room, { type: 'peer-renamed', data: { from, to } });
+      await store.commit();
       return true;
     },
-    async publish(room, message, dedupeKey) {
-      const prior = dedupeKey === undefined ? undefined : sent.get(dedupeKey, now());
-      if (prior) return prior;
-      const numbered = roomOf(room).history.append({ ...message, epoch });
-      if (dedupeKey !== undefined) sent.set(dedupeKey, numbered, now());
-      listener(room, { type: 'message', data: numbered });
+    async direct(room, message): Promise<DirectOutcome> {
+      const online = rooms.get(room)?.names.get(message.to.toLowerCase());
+      const owner = store.nameOwner(room, message.to);
+      const to = online ?? owner?.name;
+      if (to === undefined) return 'unknown';
+      const addressed = { ...message, to };
+      if (isConnected(room, to) || !owner) {
+        emit(room, { type: 'direct-message', data: addressed });
+        return 'live';
+      }
+      store.keepDirect(owner.owner, room, addressed);
+      emitKept(room, { type: 'direct-message', data: { ...addressed, stored: true } });
+      await store.commit();
+      return 'stored';
+    },
+    async takeMissed(token, room) {
+      const missed = store.takeDirect(token, room);
+      await store.commit();
+      return missed;
+    },
+    async publish(room, message, origin) {
+      const { message: numbered, isNew } = store.append(room, message, origin);
+      if (isNew) emitKept(room, { type: 'message', data: numbered });
+      await store.commit();
       return numbered;
     },
     async replay(room, since, recent) {
-      return roomOf(room).history.replay(epoch, since, recent);
+      return store.replay(room, since, recent);
     },
-    // One process: a token this process's sessions do not know is known nowhere.
-    registerSession: async () => {},
-    adoptSession: async () => undefined,
+    async history(room, before, limit) {
+      return store.page(room, before, limit);
+    },
+    async registerSession(token, room, name) {
+      store.saveSession(token, room, name);
+      await store.commit();
+    },
+    async adoptSession(token, room) {
+      const name = store.sessionName(token, room);
+      return name === undefined ? undefined : { name, isPresent: rooms.get(room)?.names.has(name.toLowerCase()) ?? false };
+    },
     isHealthy: () => true,
     async close(): Promise<void> {
       for (const room of rooms.values()) clearTimeout(room.expiry);
       rooms.clear();
+      await store.close();
     },
   };
 }

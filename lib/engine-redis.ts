@@ -10,14 +10,18 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
-import { replayOf } from './history.ts';
+import { planPage, planReplay } from './history.ts';
 import { generateName } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
+
+type StreamEntry = { id: string; message: Record<string, string> };
 
 export interface RedisEngineOptions {
   url: string;
   listener: RoomListener;
   historySize: number;
+  /** Most messages a resume replays; a client further behind is told `too-old`. */
+  maxReplay: number;
   roomTtlMs: number;
   /** How long a message id is remembered against retries, in ms. */
   dedupeWindowMs: number;
@@ -107,7 +111,7 @@ return message`;
  * loaded only here; without it, this says what to install.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { url, listener, historySize, roomTtlMs, dedupeWindowMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  const { url, listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
   let redis: typeof import('redis');
   try {
     redis = await import('redis');
@@ -143,6 +147,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     listener(from.slice(eventsPrefix.length), JSON.parse(message) as RoomEvent);
   });
 
+  /** The seq of a stream entry `<seq>-0`, the oldest kept, or newest + 1 when the stream is empty. */
+  const oldestOf = (first: StreamEntry[], newest: number) => (first[0] ? Number(first[0].id.split('-')[0]) : newest + 1);
+  /** The kept messages numbered `from` to `to`, in order. */
+  const range = async (room: string, from: number, to: number): Promise<ChatMessage[]> => {
+    if (from > to) return [];
+    const entries = await client.xRange(key(room, 'history'), `${from}-0`, `${to}-0`);
+    return (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
+  };
   const run = (script: string, keys: string[], args: Array<string | number>) => client.eval(script, { keys, arguments: args.map(String) });
   /** Takes `name` out of `room` if the process whose set is `holder` still holds it. */
   const leave = (room: string, name: string, holder: string) =>
@@ -178,13 +190,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const sweeper = setInterval(() => sweep().catch(() => {}), Math.max(100, Math.floor(nodeTtlMs / 3))).unref();
 
   return {
-    async join(room: string): Promise<Presence> {
+    async join(room, claimed): Promise<Presence> {
       for (;;) {
-        const taken = await client.hGetAll(key(room, 'names'));
-        const name = generateName((candidate) => candidate.toLowerCase() in taken, random, Object.keys(taken).length);
+        const taken = claimed === undefined ? await client.hGetAll(key(room, 'names')) : {};
+        const name = claimed ?? generateName((candidate) => candidate.toLowerCase() in taken, random, Object.keys(taken).length);
         const peers = (await run(JOIN, [...roomKeys(room), held], [name.toLowerCase(), name, channel(room), encode({ type: 'peer-joined', data: name }), `${room} ${name}`])) as string[] | null;
-        // Another node claimed the name between the read and the claim: pick again.
         if (peers) return { name, peers };
+        // A session's own name is online already (another of its connections): nothing to announce.
+        if (claimed !== undefined) return { name, peers: await client.hVals(key(room, 'names')) };
+        // Another node claimed the name between the read and the claim: pick again.
       }
     },
     async leave(room: string, name: string): Promise<void> {
@@ -195,7 +209,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
     async adoptSession(token, room) {
       const name = await run(ADOPT, [`${prefix}session:${token}`, held], [room, prefix, nodeId, SESSION_TTL_MS]);
-      return typeof name === 'string' ? name : undefined;
+      return typeof name === 'string' ? { name, isPresent: true } : undefined;
     },
     async rooms() {
       const counts = new Map<string, number>();
@@ -217,11 +231,21 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     async signal(room, event) {
       await client.publish(channel(room), encode(event));
     },
+    // Over Redis a direct message reaches the recipient's connections on any node, if it is online.
+    async direct(room, message) {
+      const wanted = message.to.toLowerCase();
+      const to = (await client.hVals(key(room, 'names'))).find((name) => name.toLowerCase() === wanted);
+      if (to === undefined) return 'unknown';
+      await client.publish(channel(room), encode({ type: 'direct-message', data: { ...message, to } }));
+      return 'live';
+    },
+    takeMissed: async () => [],
     async rename(room, from, to) {
       const renamed = await run(RENAME, [...roomKeys(room), held], [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } }), `${room} ${from}`, `${room} ${to}`]);
       return renamed === 1;
     },
-    async publish(room, message, dedupeKey) {
+    async publish(room, message, origin) {
+      const dedupeKey = origin.id === undefined ? undefined : `${origin.token} ${origin.id}`;
       // The JSON up to `"seq":`; the script appends the number it draws.
       const head = `${JSON.stringify({ ...message, epoch }).slice(0, -1)},"seq":`;
       const dedupe = `${prefix}sent:${dedupeKey ?? ''}`;
@@ -229,10 +253,17 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return JSON.parse(json) as ChatMessage;
     },
     async replay(room, since, recent) {
-      // One transaction, so the counter and the stream are read at the same instant.
-      const [seq, entries] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+').exec()) as unknown as [string | null, Array<{ message: Record<string, string> }> | null];
-      const kept = (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
-      return replayOf(epoch, Number(seq ?? 0), kept, since, recent);
+      // The counter and the oldest kept entry at one instant; a message published later has a higher seq.
+      const [seq, first] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+', { COUNT: 1 }).exec()) as unknown as [string | null, StreamEntry[]];
+      const newest = Number(seq ?? 0);
+      const { replay, from, to } = planReplay(epoch, newest, oldestOf(first, newest), since, recent, maxReplay);
+      return { ...replay, messages: await range(room, from, to) };
+    },
+    async history(room, before, limit) {
+      const [seq, first] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+', { COUNT: 1 }).exec()) as unknown as [string | null, StreamEntry[]];
+      const newest = Number(seq ?? 0);
+      const { from, to, more } = planPage(newest, oldestOf(first, newest), before, limit);
+      return { messages: await range(room, from, to), more };
     },
     isHealthy: () => client.isReady && subscriber.isReady,
     async close(): Promise<void> {

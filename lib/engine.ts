@@ -3,6 +3,7 @@
 
 import type { Position, Replay } from './history.ts';
 import type { ChatMessage } from './protocol.ts';
+import type { DirectMessage, HistoryPage, Origin } from './store.ts';
 
 /** What happened in a room, as every node hears it. Presence is a snapshot on join, then these diffs. */
 export type RoomEvent =
@@ -10,11 +11,14 @@ export type RoomEvent =
   | { type: 'peer-left'; data: string }
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'typing'; data: { name: string; typing: boolean } }
-  | { type: 'direct-message'; data: { from: string; to: string; message: string; ts: number } }
+  | { type: 'direct-message'; data: DirectMessage & { stored?: true } }
   | { type: 'message'; data: ChatMessage };
 
 /** Receives every event of every room, in each room's order. */
 export type RoomListener = (room: string, event: RoomEvent) => void;
+
+/** How a direct message went: to a connected recipient, kept for one not connected now, or to nobody of that name. */
+export type DirectOutcome = 'live' | 'stored' | 'unknown';
 
 /** A peer's place in a room: its unique name and everyone online when it joined, itself included. */
 export interface Presence {
@@ -23,24 +27,39 @@ export interface Presence {
 }
 
 export interface Engine {
-  /** Claims a name unique in `room`, announces `peer-joined`, and returns the presence snapshot. */
-  join(room: string): Promise<Presence>;
+  /**
+   * Enters `room`'s presence, announces `peer-joined`, and returns the presence snapshot. Without
+   * `name`, a fresh name is picked that nobody is online under and no session owns; with it, the
+   * caller's session owns that name and comes back under it.
+   */
+  join(room: string, name?: string): Promise<Presence>;
   /** Releases `name` and announces `peer-left`. Leaving twice is harmless. */
   leave(room: string, name: string): Promise<void>;
   /** Every room that has peers or unexpired history, with how many peers it has. */
   rooms(): Promise<Array<{ room: string; peers: number }>>;
-  /** Renames `from` to `to` and announces `peer-renamed`, or returns false when `to` is taken (ignoring case). */
-  rename(room: string, from: string, to: string): Promise<boolean>;
-  /** Delivers an event that is not kept (typing, a direct message) to every listener of `room`. */
-  signal(room: string, event: RoomEvent & { type: 'typing' | 'direct-message' }): Promise<void>;
+  /**
+   * Renames `from` to `to` for the session `token` and announces `peer-renamed`, or returns false when
+   * `to` is taken (ignoring case): someone is online under it, or another session owns it.
+   */
+  rename(room: string, from: string, to: string, token: string): Promise<boolean>;
+  /** Delivers an event that is not kept (typing) to every listener of `room`. */
+  signal(room: string, event: RoomEvent & { type: 'typing' }): Promise<void>;
+  /**
+   * Sends a direct message to the peer of `room` called `message.to` (ignoring case): to its
+   * connections, or, when none is connected now but a session owns the name, kept for its next
+   * connection. Either way the sender's connections get it too (marked `stored` when kept).
+   */
+  direct(room: string, message: DirectMessage): Promise<DirectOutcome>;
+  /** The direct messages kept for this session while it was away, oldest first; each is handed out once. */
+  takeMissed(token: string, room: string): Promise<DirectMessage[]>;
   /** Everyone in `room` now. */
   peers(room: string): Promise<string[]>;
   /**
    * Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every
-   * listener. With `dedupeKey` (a session's token and the message's id), a key already published
-   * within the dedupe window returns that message again and publishes nothing.
+   * listener; resolves once it is kept (durably, with a store on disk). With `origin.id`, an id the
+   * session already published within the dedupe window returns that message again and publishes nothing.
    */
-  publish(room: string, message: Omit<ChatMessage, 'seq' | 'epoch'>, dedupeKey?: string): Promise<ChatMessage>;
+  publish(room: string, message: Omit<ChatMessage, 'seq' | 'epoch'>, origin: Origin): Promise<ChatMessage>;
   /**
    * What a connecting client is owed: the messages after `since`, or the `recent` newest with the
    * reason a resume failed. No message published after this call resolves is in it, and every one
@@ -48,13 +67,20 @@ export interface Engine {
    * duplicate.
    */
   replay(room: string, since: Position | 'malformed' | undefined, recent: number): Promise<Replay>;
-  /** Records which name a session token holds, so that another process can take the session over. */
+  /** Up to `limit` messages before seq `before`, oldest first, and whether older ones are kept. */
+  history(room: string, before: number, limit: number): Promise<HistoryPage>;
+  /**
+   * Records that a session token holds `name` in `room`, from now: it is resolved once kept, and
+   * renewed on each connect and disconnect (a store keeps it for the session TTL after that).
+   */
   registerSession(token: string, room: string, name: string): Promise<void>;
   /**
-   * Takes over a session another process issued, if its name is still held in `room`; returns the
-   * name. The issuing process's own grace-period leave then does nothing.
+   * Finds a session this process is not serving now: one kept in the store (its name owned while
+   * it was away; `isPresent` false, so the caller joins under it), or one another process issued
+   * whose name is still online in `room` (over Redis; `isPresent` true, and the issuing process's
+   * grace-period leave then does nothing).
    */
-  adoptSession(token: string, room: string): Promise<string | undefined>;
+  adoptSession(token: string, room: string): Promise<{ name: string; isPresent: boolean } | undefined>;
   /** False while the engine cannot reach what it keeps its state in (Redis down): sends then fail. */
   isHealthy(): boolean;
   close(): Promise<void>;

@@ -9,9 +9,10 @@ export const ERROR_CODES = {
   'bad-message': 'the `data` of a `message` is not a non-empty string of text within the length limit',
   'bad-id': 'the `id` of a `message` is not 1 to 64 printable ASCII characters',
   'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _',
-  'name-taken': 'someone in the room already has that name, ignoring case',
-  'unknown-recipient': 'nobody of that name is in the room (direct messages reach only peers online in your room)',
+  'name-taken': 'someone in the room already has that name, ignoring case, or a session away owns it',
+  'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room)',
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
+  'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
   unavailable: 'the server could not pass the event on just now (its shared state, such as Redis, is unreachable); nothing was sent',
 } as const;

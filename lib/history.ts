@@ -1,8 +1,9 @@
-// A room's recent messages and the rules for resuming from a position: pure, no sockets.
+// A room's numbered messages and the rules for resuming from a position: pure, no sockets. Every
+// store (memory, SQLite, Redis) plans a replay with the same rules and reads the range it names.
 
 import type { ChatMessage } from './protocol.ts';
 
-/** Where a client is in a room's stream: the server process's epoch and the last seq it has. */
+/** Where a client is in a room's stream: the history's epoch and the last seq it has. */
 export interface Position {
   epoch: string;
   seq: number;
@@ -22,10 +23,47 @@ export interface Replay {
   messages: ChatMessage[];
 }
 
-/** The last `capacity` messages of one room, numbered from 1 without gaps. */
+/** A replay without its messages, and the seqs `from`..`to` (inclusive; none when from > to) to read for it. */
+export interface ReplayPlan {
+  replay: Omit<Replay, 'messages'>;
+  from: number;
+  to: number;
+}
+
+/**
+ * The resume rules over any store: the room's newest seq is `seq` and its oldest kept one `oldest`
+ * (seq + 1 when none is kept). A resume is honoured when every message after the client's position
+ * is kept and there are at most `maxReplay` of them; otherwise the client gets the `recent` newest
+ * with the reason. `since` undefined means a fresh join; 'malformed' a position that could not be read.
+ */
+export function planReplay(epoch: string, seq: number, oldest: number, since: Position | 'malformed' | undefined, recent: number, maxReplay: number): ReplayPlan {
+  const latest = (reason?: ResumeFailure): ReplayPlan => ({
+    replay: { epoch, seq, ...(reason && { recovered: false, reason }) },
+    from: Math.max(oldest, seq - recent + 1),
+    to: seq,
+  });
+  if (since === undefined) return latest();
+  if (since === 'malformed') return latest('malformed');
+  if (since.epoch !== epoch) return latest('unknown-epoch');
+  if (since.seq > seq) return latest('future');
+  if (since.seq < oldest - 1 || seq - since.seq > maxReplay) return latest('too-old');
+  return { replay: { epoch, seq, recovered: true }, from: since.seq + 1, to: seq };
+}
+
+/** Which seqs a history page before `before` covers: `from`..`to`, and whether older ones are kept. */
+export function planPage(seq: number, oldest: number, before: number, limit: number): { from: number; to: number; more: boolean } {
+  const to = Math.min(before - 1, seq);
+  const from = Math.max(oldest, to - limit + 1);
+  return { from, to, more: from > oldest && to >= oldest };
+}
+
+/**
+ * The last `capacity` messages of one room, numbered from 1 without gaps, in memory. Old messages
+ * are dropped in chunks, so that a full buffer of 100,000 costs no copy per message.
+ */
 export class RoomHistory {
   readonly #capacity: number;
-  readonly #messages: ChatMessage[] = [];
+  #messages: ChatMessage[] = [];
   #seq = 0;
 
   constructor(capacity: number) {
@@ -36,40 +74,31 @@ export class RoomHistory {
     return this.#seq;
   }
 
+  /** The oldest kept seq (seq + 1 when none is kept). */
+  get oldest(): number {
+    return this.#seq - Math.min(this.#messages.length, this.#capacity) + 1;
+  }
+
   /** Numbers and keeps a message; the oldest falls out past the capacity. */
   append(message: Omit<ChatMessage, 'seq'>): ChatMessage {
     const numbered = { ...message, seq: ++this.#seq };
     this.#messages.push(numbered);
-    if (this.#messages.length > this.#capacity) this.#messages.shift();
+    const excess = this.#messages.length - this.#capacity;
+    if (excess > Math.min(this.#capacity, 1024)) this.#messages.splice(0, excess);
     return numbered;
   }
 
-  /**
-   * The replay for a client: everything after `since` when that position is in this buffer, else
-   * the `recent` newest messages with the reason the resume failed. `since` undefined means a fresh
-   * join; 'malformed' means the client sent a position that could not be read.
-   */
-  replay(epoch: string, since: Position | 'malformed' | undefined, recent: number): Replay {
-    return replayOf(epoch, this.#seq, this.#messages, since, recent);
+  /** The kept messages numbered `from` to `to`, in order. */
+  read(from: number, to: number): ChatMessage[] {
+    const first = Math.max(from, this.oldest);
+    if (first > to) return [];
+    const base = this.#seq - this.#messages.length + 1;
+    return this.#messages.slice(first - base, to - base + 1);
   }
-}
 
-/**
- * The resume rules over any store: `kept` is the room's newest messages in order, the last of them
- * numbered `seq` (the room's newest). Engines that keep history elsewhere (Redis) use it too.
- */
-export function replayOf(epoch: string, seq: number, kept: ChatMessage[], since: Position | 'malformed' | undefined, recent: number): Replay {
-  const position = { epoch, seq };
-  const latest = (reason?: ResumeFailure): Replay => ({
-    ...position,
-    ...(reason && { recovered: false, reason }),
-    messages: recent > 0 ? kept.slice(-recent) : [],
-  });
-  if (since === undefined) return latest();
-  if (since === 'malformed') return latest('malformed');
-  if (since.epoch !== epoch) return latest('unknown-epoch');
-  if (since.seq > seq) return latest('future');
-  const oldest = seq - kept.length + 1;
-  if (since.seq < oldest - 1) return latest('too-old');
-  return { ...position, recovered: true, messages: kept.slice(since.seq - oldest + 1) };
+  /** The replay for a client (see planReplay). */
+  replay(epoch: string, since: Position | 'malformed' | undefined, recent: number, maxReplay = this.#capacity): Replay {
+    const { replay, from, to } = planReplay(epoch, this.#seq, this.oldest, since, recent, maxReplay);
+    return { ...replay, messages: this.read(from, to) };
+  }
 }

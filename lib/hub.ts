@@ -10,8 +10,8 @@ import { encodeEvent } from './protocol.ts';
 /** One connection that has joined a room. */
 export interface Peer {
   readonly room: string;
-  /** Changes when the peer renames itself. */
-  name: string;
+  /** Changes when the peer's session renames itself. */
+  readonly name: string;
   /** Queues one framed WebSocket message to the peer (`seq`: a chat message's); every outgoing frame passes here (see connection.ts). */
   deliver(frame: Buffer, seq?: number): void;
 }
@@ -68,6 +68,12 @@ export class Hub {
     }
     this.#snapshots.set(roomName, { names, json });
     return frameText(`{"type":"update-peers","data":${json}}`);
+  }
+
+  /** Whether a peer of this process is connected in `roomName` under `name`. */
+  hasPeerNamed(roomName: string, name: string): boolean {
+    for (const peer of this.#rooms.get(roomName) ?? []) if (peer.name === name) return true;
+    return false;
   }
 
   get size(): number {

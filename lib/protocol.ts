@@ -3,6 +3,7 @@
 
 import type { ProtocolError } from './errors.ts';
 import type { Position, ResumeFailure } from './history.ts';
+import type { DirectMessage } from './store.ts';
 
 /** A chat message as every peer of the room receives it. */
 export interface ChatMessage {
@@ -27,7 +28,8 @@ export type ServerEvent =
   | { type: 'session'; data: { token: string } }
   | { type: 'synced'; data: { epoch: string; seq: number; recovered?: boolean; reason?: ResumeFailure } }
   | { type: 'ack'; data: { id: string; seq: number } }
-  | { type: 'direct-message'; data: { from: string; to: string; message: string; ts: number } }
+  | { type: 'direct-message'; data: DirectMessage & { stored?: true; missed?: true } }
+  | { type: 'history-page'; data: { before: number; count: number; more: boolean } }
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
@@ -39,12 +41,16 @@ export type ClientEvent =
   | { type: 'rename'; data: string }
   | { type: 'direct-message'; data: { to: string; message: string } }
   | { type: 'typing'; data: boolean }
+  | { type: 'history'; data: { before: number; limit: number } }
   | { type: 'who' }
   | { type: 'help' }
   | { type: 'ping' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'ping'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'ping'] as const;
+
+/** Messages a `history` request asks for when it names no `limit`. */
+export const DEFAULT_HISTORY_LIMIT = 50;
 
 /** What `/help` answers: the commands a terminal user can type, and the JSON events behind them. */
 export const HELP = [
@@ -112,6 +118,8 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
     case 'typing':
       if (typeof value.data !== 'boolean') return fail('bad-envelope', `"data" of typing must be true or false, got ${describe(value.data)}`);
       return { ok: true, event: { type: 'typing', data: value.data } };
+    case 'history':
+      return parseHistory(value.data);
     case 'ping':
       return { ok: true, event: { type: 'ping' } };
     default:
@@ -140,6 +148,20 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     default:
       return fail('unknown-command', `unknown command /${command.slice(0, 32)}; type /help for the list`);
   }
+}
+
+/** `{"before": <seq>, "limit"?: <n>}`: the messages before seq `before`; the server caps `limit`. */
+function parseHistory(data: unknown): ParseResult {
+  const usage = 'must be {"before":<seq>,"limit":<count>}, with whole numbers of at least 1';
+  if (!isRecord(data)) return fail('bad-history', `"data" of a history request ${usage}, got ${describe(data)}`);
+  const { before, limit = DEFAULT_HISTORY_LIMIT } = data;
+  if (!isCount(before)) return fail('bad-history', `"before" ${usage.slice(5)}, got ${describe(before)}`);
+  if (!isCount(limit)) return fail('bad-history', `"limit" ${usage.slice(5)}, got ${describe(limit)}`);
+  return { ok: true, event: { type: 'history', data: { before, limit } } };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
 function parseDirect(to: string, message: unknown, limits: ParseLimits): ParseResult {

@@ -12,7 +12,7 @@ import { ConnectionCaps } from './admission.ts';
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { createRedisEngine } from './engine-redis.ts';
-import type { RoomEvent } from './engine.ts';
+import type { Engine, RoomListener } from './engine.ts';
 import { CLOSE, REFUSE, type Refusal } from './errors.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Hub } from './hub.ts';
@@ -21,6 +21,8 @@ import { createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
 import { parseRoom } from './protocol.ts';
 import { Sessions } from './sessions.ts';
+import { createMemoryStore } from './store-memory.ts';
+import { createSqliteStore } from './store-sqlite.ts';
 import { Flusher } from './outbox.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
@@ -50,8 +52,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
   const heartbeat = new Heartbeat(config.heartbeatMs);
-  const engineOptions = { listener: (room: string, event: RoomEvent) => hub.dispatch(room, event), historySize: config.historySize, roomTtlMs: config.roomTtlMs, dedupeWindowMs: config.dedupeWindowMs, now, random };
-  const engine = config.redisUrl ? await createRedisEngine({ ...engineOptions, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs }) : createMemoryEngine(engineOptions);
+  const engine = await createEngine(config, (room, event) => hub.dispatch(room, event), (room, name) => hub.hasPeerNamed(room, name), now, random);
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   const sessions = new Sessions({ graceMs: config.graceMs, now });
@@ -187,6 +188,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     port,
     close: () => (closing ??= shutdown()),
   };
+}
+
+/**
+ * The engine the configuration asks for: over Redis (which keeps its own state), or this process's
+ * over a store, on disk (SQLite under --data-dir) unless --memory.
+ */
+async function createEngine(config: Config, listener: RoomListener, isConnected: (room: string, name: string) => boolean, now: () => number, random: () => number): Promise<Engine> {
+  const { historySize, historyDays, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs } = config;
+  if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
+  const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, dedupeWindowMs, recentWindow: config.historyOnJoin, now };
+  const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous });
+  return createMemoryEngine({ listener, store, roomTtlMs, isConnected, random });
 }
 
 /** An upgrade socket's error listener, shared by all (`this` is the socket). */

@@ -42,6 +42,21 @@ test('invalid settings are refused with what to fix', () => {
   assert.throws(() => parseConfig(['--allowed-origins', 'https://a.test/path'], {}), /write only scheme:\/\/host\[:port\], like https:\/\/a.test/);
 });
 
+test('a switch takes no value as a flag, and 1, true, 0 or false from the environment', () => {
+  const memory = (argv: string[], env: Record<string, string> = {}) => {
+    const parsed = parseConfig(argv, env);
+    return !parsed.help && parsed.config.memory;
+  };
+  assert.equal(memory([]), false, 'the store on disk by default');
+  assert.equal(memory(['--memory']), true);
+  assert.equal(memory(['--memory', '--port', '1']), true, 'the next flag is not taken as its value');
+  assert.equal(memory(['--memory=false']), false);
+  assert.equal(memory([], { MEMORY: 'true' }), true);
+  assert.equal(memory([], { MEMORY: '0' }), false);
+  assert.throws(() => parseConfig([], { MEMORY: 'yes' }), /environment variable MEMORY: expected 1, true, 0 or false, got "yes"/);
+  assert.throws(() => parseConfig(['--store-synchronous', 'extra'], {}), /--store-synchronous: expected normal or full, got "extra"/);
+});
+
 async function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER, ...args], { env: { ...process.env, ...env } });
   let out = '';
@@ -55,7 +70,7 @@ test('server.ts --help lists every option with its environment variable', async 
   const { code, out } = await run(['--help']);
   assert.equal(code, 0);
   assert.ok(OPTIONS.length >= 14);
-  for (const { flag, env } of OPTIONS) assert.match(out, new RegExp(`${flag} <value>\\s+${env}\\s`));
+  for (const { flag, env, isSwitch } of OPTIONS) assert.match(out, new RegExp(`${flag}${isSwitch ? '' : ' <value>'}\\s+${env}\\s`));
 });
 
 test('server.ts exits non-zero on invalid configuration and says what to fix', async () => {

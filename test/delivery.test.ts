@@ -191,7 +191,7 @@ describe('stable identity', async () => {
     assert.deepEqual(presence, [`peer-joined ${blinker.name}`], 'no leave, no second join');
   });
 
-  test('after the grace period the peer is gone for everyone, its name is free, and its token is forgotten', async () => {
+  test('after the grace period the peer is gone for everyone, but its session keeps the name and the token brings it back', async () => {
     const watcher = await join(server);
     const leaver = await join(server);
     await leaver.client.close();
@@ -199,8 +199,14 @@ describe('stable identity', async () => {
     while (!(await watcher.client.nextOfType('peer-left')).data.includes(leaver.name));
     assert.ok(Date.now() - started >= 250, 'not before the grace period');
     assert.equal(await isOnline(server, leaver.name), false);
-    const stranger = await join(server, resumeUrl({ token: leaver.token }));
-    assert.notEqual(stranger.token, leaver.token, 'a new session');
+    const stranger = await join(server);
+    stranger.client.send(`/nick ${leaver.name}`);
+    assert.equal((await stranger.client.nextOfType('error')).data.code, 'name-taken', 'the name stays owned while its session is away');
+    const back = await join(server, resumeUrl({ token: leaver.token }));
+    assert.equal(back.name, leaver.name, 'the same name, after the grace period');
+    assert.equal(back.token, leaver.token, 'the same session');
+    assert.ok(back.peers.includes(leaver.name));
+    while (!(await watcher.client.nextOfType('peer-joined')).data.includes(leaver.name));
   });
 
   test('tokens are long, random, and never broadcast', async () => {

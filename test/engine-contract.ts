@@ -16,14 +16,16 @@ export interface EngineUnderTest {
 
 export interface EngineSettings {
   historySize: number;
+  maxReplay: number;
   roomTtlMs: number;
   dedupeWindowMs: number;
+  sessionTtlMs: number;
 }
 
 /** Makes a fresh engine with its listener recording into `events`; closed by the suite. */
 export type EngineFactory = (settings: EngineSettings) => Promise<EngineUnderTest>;
 
-const SETTINGS: EngineSettings = { historySize: 5, roomTtlMs: 60_000, dedupeWindowMs: 300 };
+const SETTINGS: EngineSettings = { historySize: 5, maxReplay: 4, roomTtlMs: 60_000, dedupeWindowMs: 300, sessionTtlMs: 400 };
 
 /** Waits until `events` holds one that matches, for engines that deliver asynchronously. */
 async function heard(under: EngineUnderTest, matches: (entry: { room: string; event: RoomEvent }) => boolean): Promise<void> {
@@ -33,7 +35,11 @@ async function heard(under: EngineUnderTest, matches: (entry: { room: string; ev
   }
 }
 
-export function engineContract(name: string, create: EngineFactory): void {
+/**
+ * `keepsSessions`: the engine keeps sessions while they are away (a store's), so that a name stays
+ * owned for the session TTL; over Redis that is still to come.
+ */
+export function engineContract(name: string, create: EngineFactory, { keepsSessions = true } = {}): void {
   describe(`engine contract: ${name}`, () => {
     async function withEngine(run: (under: EngineUnderTest) => Promise<void>): Promise<void> {
       const under = await create(SETTINGS);
@@ -76,7 +82,7 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.equal(under.events.filter(({ event }) => event.type === 'peer-left').length, 1, 'leaving twice is harmless');
         assert.deepEqual((await engine.rooms()).find((r) => r.room === 'lobby'), { room: 'lobby', peers: 1 });
         // What an engine keeps besides rooms (here a remembered message id that looks like a key) is no room.
-        await engine.publish('dev', { sender: 'a', message: 'hi', ts: 1 }, 'token x:seq');
+        await engine.publish('dev', { sender: 'a', message: 'hi', ts: 1 }, { token: 'token', id: 'x:seq' });
         assert.deepEqual((await engine.rooms()).map((r) => r.room), ['dev', 'lobby']);
       }));
 
@@ -85,9 +91,9 @@ export function engineContract(name: string, create: EngineFactory): void {
         const { engine } = under;
         const a = await engine.join('lobby');
         const b = await engine.join('lobby');
-        assert.equal(await engine.rename('lobby', a.name, 'Ada'), true);
-        assert.equal(await engine.rename('lobby', b.name, 'ADA'), false, 'taken, ignoring case');
-        assert.equal(await engine.rename('lobby', 'Ada', 'ada'), true, 'a peer may change the case of its own name');
+        assert.equal(await engine.rename('lobby', a.name, 'Ada', 'token-a'), true);
+        assert.equal(await engine.rename('lobby', b.name, 'ADA', 'token-b'), false, 'taken, ignoring case');
+        assert.equal(await engine.rename('lobby', 'Ada', 'ada', 'token-a'), true, 'a peer may change the case of its own name');
         await heard(under, ({ event }) => event.type === 'peer-renamed' && event.data.to === 'ada');
         const renames = under.events.filter(({ event }) => event.type === 'peer-renamed').map(({ event }) => event.data);
         assert.deepEqual(renames, [
@@ -101,8 +107,8 @@ export function engineContract(name: string, create: EngineFactory): void {
       withEngine(async (under) => {
         const { engine } = under;
         const sent: ChatMessage[] = [];
-        for (let i = 1; i <= 3; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }));
-        const other = await engine.publish('dev', { sender: 'b', message: 'elsewhere', ts: 9 });
+        for (let i = 1; i <= 3; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }, { token: 'a' }));
+        const other = await engine.publish('dev', { sender: 'b', message: 'elsewhere', ts: 9 }, { token: 'b' });
         assert.deepEqual(sent.map((m) => m.seq), [1, 2, 3]);
         assert.equal(other.seq, 1, 'seq counts per room');
         assert.ok(sent.every((m) => m.epoch === sent[0]!.epoch && m.epoch.length > 0));
@@ -114,15 +120,15 @@ export function engineContract(name: string, create: EngineFactory): void {
     test('a dedupe key published again within the window gets the first seq and is delivered once; after it, it is new', () =>
       withEngine(async (under) => {
         const { engine } = under;
-        const first = await engine.publish('lobby', { sender: 'a', message: 'once', ts: 1 }, 'token id-1');
-        const retry = await engine.publish('lobby', { sender: 'a', message: 'once', ts: 2 }, 'token id-1');
-        const other = await engine.publish('lobby', { sender: 'b', message: 'once', ts: 3 }, 'other-token id-1');
+        const first = await engine.publish('lobby', { sender: 'a', message: 'once', ts: Date.now() }, { token: 'token', id: 'id-1' });
+        const retry = await engine.publish('lobby', { sender: 'a', message: 'once', ts: Date.now() }, { token: 'token', id: 'id-1' });
+        const other = await engine.publish('lobby', { sender: 'b', message: 'once', ts: Date.now() }, { token: 'other-token', id: 'id-1' });
         assert.equal(retry.seq, first.seq, 'the retry is answered with the first seq');
         assert.equal(other.seq, first.seq + 1, 'keys are per session');
         await heard(under, ({ event }) => event.type === 'message' && event.data.seq === other.seq);
         assert.equal(under.events.filter(({ event }) => event.type === 'message').length, 2, 'the retry was not delivered');
         await new Promise((resolve) => setTimeout(resolve, SETTINGS.dedupeWindowMs + 100));
-        const late = await engine.publish('lobby', { sender: 'a', message: 'once', ts: 4 }, 'token id-1');
+        const late = await engine.publish('lobby', { sender: 'a', message: 'once', ts: Date.now() }, { token: 'token', id: 'id-1' });
         assert.equal(late.seq, other.seq + 1, 'after the window the same key counts as new');
       }));
 
@@ -130,16 +136,55 @@ export function engineContract(name: string, create: EngineFactory): void {
       withEngine(async (under) => {
         const { engine } = under;
         const sent: ChatMessage[] = [];
-        for (let i = 1; i <= 8; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }));
+        for (let i = 1; i <= 8; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }, { token: 'a' }));
         const { epoch } = sent[0]!;
         const fresh = await engine.replay('lobby', undefined, 2);
         assert.deepEqual(fresh, { epoch, seq: 8, messages: sent.slice(-2) });
         const resumed = await engine.replay('lobby', { epoch, seq: 6 }, 2);
         assert.deepEqual(resumed, { epoch, seq: 8, recovered: true, messages: sent.slice(6) });
         assert.deepEqual((await engine.replay('lobby', { epoch, seq: 1 }, 1)).reason, 'too-old', `only the last ${SETTINGS.historySize} are kept`);
+        assert.deepEqual((await engine.replay('lobby', { epoch, seq: 3 }, 1)).reason, 'too-old', `a resume replays at most ${SETTINGS.maxReplay}`);
+        assert.deepEqual((await engine.replay('lobby', { epoch, seq: 4 }, 1)).messages, sent.slice(4), 'exactly maxReplay is fine');
         assert.deepEqual((await engine.replay('lobby', { epoch: 'other', seq: 8 }, 1)).reason, 'unknown-epoch');
         assert.deepEqual((await engine.replay('lobby', { epoch, seq: 9 }, 1)).reason, 'future');
         assert.deepEqual(await engine.replay('empty', undefined, 5), { epoch, seq: 0, messages: [] });
+      }));
+
+    test('history pages back through what is kept, oldest first, and says when there is more', () =>
+      withEngine(async ({ engine }) => {
+        const sent: ChatMessage[] = [];
+        for (let i = 1; i <= 8; i++) sent.push(await engine.publish('lobby', { sender: 'a', message: `m${i}`, ts: i }, { token: 'a' }));
+        const seqs = async (before: number, limit: number) => {
+          const page = await engine.history('lobby', before, limit);
+          return { seqs: page.messages.map((m) => m.seq), more: page.more };
+        };
+        assert.deepEqual(await seqs(100, 2), { seqs: [7, 8], more: true }, 'a before past the newest pages from the newest');
+        assert.deepEqual(await seqs(7, 2), { seqs: [5, 6], more: true });
+        assert.deepEqual(await seqs(6, 10), { seqs: [4, 5], more: false }, `only the last ${SETTINGS.historySize} are kept`);
+        assert.deepEqual(await seqs(4, 10), { seqs: [], more: false });
+        assert.deepEqual((await engine.history('lobby', 9, 1)).messages, sent.slice(-1), 'the messages as they were sent');
+        assert.deepEqual(await engine.history('empty', 1, 10), { messages: [], more: false });
+      }));
+
+    test('join under a name the session owns enters presence with it, announced once', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const first = await engine.join('lobby', 'Ada');
+        const again = await engine.join('lobby', 'Ada');
+        assert.equal(first.name, 'Ada');
+        assert.deepEqual(again.peers, ['Ada']);
+        await heard(under, ({ event }) => event.type === 'peer-joined');
+        assert.equal(under.events.filter(({ event }) => event.type === 'peer-joined').length, 1);
+      }));
+
+    test('a direct message to a peer online reaches the listener with its name as held; to nobody, unknown', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const a = await engine.join('lobby');
+        assert.equal(await engine.direct('lobby', { from: 'x', to: a.name.toUpperCase(), message: 'psst', ts: 1 }), 'live');
+        await heard(under, ({ event }) => event.type === 'direct-message');
+        assert.deepEqual(under.events.find(({ event }) => event.type === 'direct-message')?.event.data, { from: 'x', to: a.name, message: 'psst', ts: 1 });
+        assert.equal(await engine.direct('lobby', { from: 'x', to: 'nobody', message: 'psst', ts: 1 }), 'unknown');
       }));
 
     test('a fresh engine is healthy', () => withEngine(async ({ engine }) => assert.equal(engine.isHealthy(), true)));
@@ -151,5 +196,35 @@ export function engineContract(name: string, create: EngineFactory): void {
         await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'typing' && event.data.typing);
         assert.equal((await engine.replay('lobby', undefined, 10)).messages.length, 0);
       }));
+
+    describe('sessions kept while away', { skip: keepsSessions ? false : 'this engine keeps sessions only while their name is online' }, () => {
+      test('a name a session owns is not given out, nor taken by a rename, while it is away; after its TTL it is free', () =>
+        withEngine(async (under) => {
+          const { engine } = under;
+          const owner = await engine.join('lobby');
+          await engine.registerSession('token-owner', 'lobby', owner.name);
+          await engine.leave('lobby', owner.name);
+          assert.deepEqual(await engine.adoptSession('token-owner', 'lobby'), { name: owner.name, isPresent: false });
+          assert.equal(await engine.adoptSession('token-owner', 'dev'), undefined, 'a session is good in its own room only');
+          const other = await engine.join('lobby');
+          assert.equal(await engine.rename('lobby', other.name, owner.name.toUpperCase(), 'token-other'), false, 'owned while away, ignoring case');
+          await new Promise((resolve) => setTimeout(resolve, SETTINGS.sessionTtlMs + 100));
+          assert.equal(await engine.adoptSession('token-owner', 'lobby'), undefined, 'expired');
+          assert.equal(await engine.rename('lobby', other.name, owner.name, 'token-other'), true, 'free after the TTL');
+        }));
+
+      test('a direct message to a session away is kept, marked stored for the sender, and handed out once, in order', () =>
+        withEngine(async (under) => {
+          const { engine } = under;
+          const away = await engine.join('lobby');
+          await engine.registerSession('token-away', 'lobby', away.name);
+          await engine.leave('lobby', away.name);
+          for (const message of ['one', 'two']) assert.equal(await engine.direct('lobby', { from: 'x', to: away.name, message, ts: 1 }), 'stored');
+          await heard(under, ({ event }) => event.type === 'direct-message' && event.data.message === 'two');
+          assert.ok(under.events.filter(({ event }) => event.type === 'direct-message').every(({ event }) => event.type === 'direct-message' && event.data.stored === true));
+          assert.deepEqual((await engine.takeMissed('token-away', 'lobby')).map((m) => m.message), ['one', 'two']);
+          assert.deepEqual(await engine.takeMissed('token-away', 'lobby'), [], 'once');
+        }));
+    });
   });
 }

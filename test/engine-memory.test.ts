@@ -1,7 +1,29 @@
-import { createMemoryEngine } from '../lib/engine-memory.ts';
-import { engineContract, type EngineUnderTest } from './engine-contract.ts';
+// The engine contract against this process's engine, over each store: in memory, and SQLite in a
+// temporary data directory.
 
-engineContract('in memory', async (settings) => {
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { createMemoryEngine } from '../lib/engine-memory.ts';
+import { createMemoryStore } from '../lib/store-memory.ts';
+import { createSqliteStore } from '../lib/store-sqlite.ts';
+import type { StoreOptions } from '../lib/store.ts';
+import { engineContract, type EngineSettings, type EngineUnderTest } from './engine-contract.ts';
+
+const storeOptions = (settings: EngineSettings): StoreOptions => ({ ...settings, historyDays: 0, recentWindow: 3, now: Date.now });
+
+function underTest(settings: EngineSettings, store: ReturnType<typeof createMemoryStore>): EngineUnderTest {
   const events: EngineUnderTest['events'] = [];
-  return { engine: createMemoryEngine({ ...settings, listener: (room, event) => events.push({ room, event }) }), events };
-});
+  const engine = createMemoryEngine({ store, roomTtlMs: settings.roomTtlMs, isConnected: () => false, listener: (room, event) => events.push({ room, event }) });
+  return { engine, events };
+}
+
+engineContract('in memory', async (settings) => underTest(settings, createMemoryStore(storeOptions(settings))));
+
+const dataDirs = mkdtempSync(join(tmpdir(), 'plainchat-engine-'));
+after(() => rmSync(dataDirs, { recursive: true, force: true }));
+let stores = 0;
+engineContract('over SQLite', async (settings) =>
+  underTest(settings, await createSqliteStore({ ...storeOptions(settings), dataDir: join(dataDirs, String(++stores)), synchronous: 'normal' })),
+);

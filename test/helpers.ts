@@ -3,6 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
@@ -15,9 +18,19 @@ export interface WireEvent {
   data: any;
 }
 
-/** Starts plainchat on 127.0.0.1 and a free port; it is closed after the test file. */
+/** A fresh, empty data directory, removed after the test file. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'plainchat-test-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Starts plainchat on 127.0.0.1 and a free port, with its store (SQLite) in a fresh data directory
+ * unless `overrides` names one; it is closed after the test file.
+ */
 export async function startTestServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<ChatServer> {
-  const server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1', ...overrides }, { log: () => {}, ...options });
+  const server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1', dataDir: tempDataDir(), ...overrides }, { log: () => {}, ...options });
   after(() => server.close());
   return server;
 }
@@ -144,9 +157,13 @@ export async function nextMessage(client: TestClient, text: string, timeoutMs = 
 
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
 
-/** Starts server.ts in a child process on 127.0.0.1 and a free port; resolves once it listens. */
+/**
+ * Starts server.ts in a child process on 127.0.0.1 and a free port, with a fresh data directory
+ * unless `args` names one; resolves once it listens.
+ */
 export async function spawnServer(args: string[] = []): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--host', '127.0.0.1', '--port', '0', ...args]);
+  const store = args.includes('--data-dir') || args.includes('--memory') ? [] : ['--data-dir', tempDataDir()];
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--host', '127.0.0.1', '--port', '0', ...store, ...args]);
   after(() => child.kill('SIGKILL'));
   let out = '';
   child.stderr!.on('data', (chunk) => (out += chunk));

@@ -1,0 +1,101 @@
+// The store in this process only (`--memory`): everything the SQLite store keeps, forgotten when the
+// process ends. Its epoch is random, so positions from an earlier process are recognised as unknown.
+
+import { randomBytes } from 'node:crypto';
+import { DedupeWindow } from './dedupe.ts';
+import { planPage, RoomHistory } from './history.ts';
+import type { ChatMessage } from './protocol.ts';
+import type { DirectMessage, Store, StoreOptions } from './store.ts';
+
+interface KeptSession {
+  room: string;
+  name: string;
+  lastSeen: number;
+}
+
+/** How often expired sessions are dropped, in ms. */
+const SWEEP_MS = 60_000;
+
+export function createMemoryStore(options: StoreOptions): Store {
+  const { historySize, maxReplay, sessionTtlMs, dedupeWindowMs, now } = options;
+  const epoch = randomBytes(8).toString('hex');
+  const histories = new Map<string, RoomHistory>();
+  const sent = new DedupeWindow<ChatMessage>(dedupeWindowMs);
+  const sessions = new Map<string, KeptSession>();
+  /** Token by `<room> <lower-case name>`. */
+  const owners = new Map<string, string>();
+  const mail = new Map<string, DirectMessage[]>();
+  const ownerKey = (room: string, name: string) => `${room} ${name.toLowerCase()}`;
+  const historyOf = (room: string): RoomHistory => {
+    let history = histories.get(room);
+    if (!history) histories.set(room, (history = new RoomHistory(historySize)));
+    return history;
+  };
+  const live = (token: string): KeptSession | undefined => {
+    const session = sessions.get(token);
+    if (session && now() - session.lastSeen > sessionTtlMs) {
+      drop(token, session);
+      return undefined;
+    }
+    return session;
+  };
+  const drop = (token: string, session: KeptSession) => {
+    sessions.delete(token);
+    mail.delete(token);
+    if (owners.get(ownerKey(session.room, session.name)) === token) owners.delete(ownerKey(session.room, session.name));
+  };
+  const sweeper = setInterval(() => {
+    for (const token of sessions.keys()) live(token);
+  }, SWEEP_MS).unref();
+
+  return {
+    epoch,
+    append(room, message, origin) {
+      const key = origin?.id === undefined ? undefined : `${origin.token} ${origin.id}`;
+      const prior = key === undefined ? undefined : sent.get(key, now());
+      if (prior) return { message: prior, isNew: false };
+      const numbered = historyOf(room).append({ ...message, epoch });
+      if (key !== undefined) sent.set(key, numbered, now());
+      return { message: numbered, isNew: true };
+    },
+    commit: async () => {},
+    replay: (room, since, recent) => historyOf(room).replay(epoch, since, recent, maxReplay),
+    page(room, before, limit) {
+      const history = historyOf(room);
+      const { from, to, more } = planPage(history.seq, history.oldest, before, limit);
+      return { messages: history.read(from, to), more };
+    },
+    rooms: () => [...histories].filter(([, history]) => history.seq > 0).map(([room]) => room),
+    sessionName(token, room) {
+      const session = live(token);
+      return session?.room === room ? session.name : undefined;
+    },
+    saveSession(token, room, name) {
+      const session = sessions.get(token);
+      if (session) owners.delete(ownerKey(session.room, session.name));
+      sessions.set(token, { room, name, lastSeen: now() });
+      owners.set(ownerKey(room, name), token);
+    },
+    nameOwner(room, name) {
+      const token = owners.get(ownerKey(room, name));
+      const session = token === undefined ? undefined : live(token);
+      return token !== undefined && session ? { owner: token, name: session.name } : undefined;
+    },
+    keepDirect(owner, _room, message) {
+      let box = mail.get(owner);
+      if (!box) mail.set(owner, (box = []));
+      box.push(message);
+    },
+    takeDirect(token) {
+      const box = mail.get(token) ?? [];
+      mail.delete(token);
+      return box;
+    },
+    forgetRoom(room) {
+      histories.delete(room);
+    },
+    async close() {
+      clearInterval(sweeper);
+    },
+  };
+}

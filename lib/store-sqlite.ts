@@ -1,0 +1,325 @@
+// The default store: one SQLite file (`plainchat.db`) under the data directory, through
+// better-sqlite3, in WAL mode. Writes of one event-loop turn share one transaction, committed after
+// the turn; an `ack` waits for that commit. Only a window of each active room's newest messages
+// stays in memory; older ones are read from the file when a resume or a history page needs them.
+//
+// Tokens never reach the file: a session is kept by a hash of its token (16 bytes of SHA-256), and
+// so is a message's sender session and its client id for dedupe.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { planPage, planReplay } from './history.ts';
+import type { ChatMessage } from './protocol.ts';
+import type { DirectMessage, Store, StoreOptions } from './store.ts';
+
+export interface SqliteStoreOptions extends StoreOptions {
+  dataDir: string;
+  /** SQLite's `synchronous` in WAL mode: `normal` survives a crash of the process, `full` also a power loss. */
+  synchronous: 'normal' | 'full';
+}
+
+/** A store that cannot be opened, with what to do about it; the server prints the message and exits. */
+export class StoreError extends Error {}
+
+export const DATABASE_FILE = 'plainchat.db';
+const SCHEMA_VERSION = '1';
+/** How often old messages, expired sessions and their mail are deleted, in ms. */
+const MAINTENANCE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rooms (room TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL, dedupe BLOB);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, seq);
+CREATE INDEX IF NOT EXISTS messages_by_dedupe ON messages (dedupe) WHERE dedupe IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sessions (
+  id BLOB PRIMARY KEY, room TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_by_name ON sessions (room, name_key);
+CREATE TABLE IF NOT EXISTS mail (
+  id INTEGER PRIMARY KEY, session BLOB NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, ts INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS mail_by_session ON mail (session, id);
+`;
+
+interface Row {
+  seq: number;
+  ts: number;
+  sender: string;
+  body: string;
+}
+
+/** One room's numbering and the newest committed messages, in memory while the room is active. */
+interface RoomState {
+  /** The last seq handed out, committed or not. */
+  seq: number;
+  /** The last seq that is durable; readers see up to here. */
+  committed: number;
+  /** The newest committed messages, at most `recentWindow`. */
+  recent: ChatMessage[];
+  /** Appended in the open batch, not yet durable. */
+  pending: ChatMessage[];
+}
+
+interface Batch {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  rooms: Set<string>;
+  failure?: Error;
+}
+
+const hash = (text: string): Buffer => createHash('sha256').update(text).digest().subarray(0, 16);
+
+/** Loads better-sqlite3, or says what to run when it is missing or its native part did not build. */
+async function loadBinding(): Promise<typeof BetterSqlite3> {
+  try {
+    return (await import('better-sqlite3')).default;
+  } catch (err) {
+    throw new StoreError(bindingHelp(err));
+  }
+}
+
+function bindingHelp(err: unknown): string {
+  return (
+    `the SQLite store needs better-sqlite3, which is missing or did not build (${String((err as Error).message).split('\n')[0]}). ` +
+    'Run `npm install` (or `npm rebuild better-sqlite3`; building it needs python3, make and a C++ compiler), or start with --memory to keep everything in memory'
+  );
+}
+
+/** Opens (creating if need be) the store under `dataDir`. Throws a StoreError that says how to fix what is wrong. */
+export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const { dataDir, synchronous, historySize, historyDays, maxReplay, recentWindow, sessionTtlMs, dedupeWindowMs, now } = options;
+  const Database = await loadBinding();
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new StoreError(`cannot create the data directory ${dataDir} (${(err as Error).message}); pick another with --data-dir or DATA_DIR, or start with --memory`);
+  }
+  const file = join(dataDir, DATABASE_FILE);
+  let db: BetterSqlite3.Database;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!code.startsWith('SQLITE')) throw new StoreError(bindingHelp(err));
+    throw new StoreError(`cannot open ${file} (${(err as Error).message}); check that the data directory is writable, or pick another with --data-dir`);
+  }
+  let epoch: string;
+  try {
+    // One process at a time: a second plainchat on the same directory would number messages twice.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.exec(SCHEMA);
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?), ('epoch', ?)").run(SCHEMA_VERSION, randomBytes(8).toString('hex'));
+    const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((row) => [row.key, row.value]));
+    if (meta.get('schema') !== SCHEMA_VERSION) throw new StoreError(`${file} has schema ${meta.get('schema')}, this plainchat reads ${SCHEMA_VERSION}; use a matching plainchat or another --data-dir`);
+    epoch = meta.get('epoch')!;
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    const code = (err as { code?: string }).code;
+    if (code === 'SQLITE_BUSY') throw new StoreError(`${file} is in use by another plainchat process; stop it, or give this one another --data-dir`);
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+      throw new StoreError(`${file} is not a readable SQLite database (${(err as Error).message}); restore it from a backup, or move it away to start with an empty store`);
+    }
+    throw new StoreError(`cannot use ${file} (${(err as Error).message}); check that the data directory is writable, or pick another with --data-dir`);
+  }
+
+  const sql = {
+    roomSeq: db.prepare('SELECT seq FROM rooms WHERE room = ?').pluck(),
+    saveRoom: db.prepare('INSERT INTO rooms (room, seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET seq = excluded.seq'),
+    insert: db.prepare('INSERT INTO messages (room, seq, ts, sender, body, session, dedupe) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    prior: db.prepare('SELECT room, seq, ts, sender, body FROM messages WHERE dedupe = ? AND ts >= ? ORDER BY id DESC LIMIT 1'),
+    range: db.prepare('SELECT seq, ts, sender, body FROM messages WHERE room = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
+    oldest: db.prepare('SELECT min(seq) FROM messages WHERE room = ?').pluck(),
+    rooms: db.prepare('SELECT room FROM rooms WHERE EXISTS (SELECT 1 FROM messages WHERE messages.room = rooms.room)').pluck(),
+    trimRoom: db.prepare('DELETE FROM messages WHERE room = ? AND seq <= ?'),
+    firstKept: db.prepare('SELECT id FROM messages WHERE ts >= ? ORDER BY id LIMIT 1').pluck(),
+    trimBefore: db.prepare('DELETE FROM messages WHERE id < ?'),
+    trimAll: db.prepare('DELETE FROM messages'),
+    session: db.prepare('SELECT room, name, last_seen AS lastSeen FROM sessions WHERE id = ?'),
+    owner: db.prepare('SELECT id, name, last_seen AS lastSeen FROM sessions WHERE room = ? AND name_key = ?'),
+    freeName: db.prepare('DELETE FROM sessions WHERE room = ? AND name_key = ? AND id <> ?'),
+    saveSession: db.prepare(
+      'INSERT INTO sessions (id, room, name, name_key, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET room = excluded.room, name = excluded.name, name_key = excluded.name_key, last_seen = excluded.last_seen',
+    ),
+    expire: db.prepare('DELETE FROM sessions WHERE last_seen < ?'),
+    orphanMail: db.prepare('DELETE FROM mail WHERE session NOT IN (SELECT id FROM sessions)'),
+    keepMail: db.prepare('INSERT INTO mail (session, sender, recipient, body, ts) VALUES (?, ?, ?, ?, ?)'),
+    mail: db.prepare('SELECT sender, recipient, body, ts FROM mail WHERE session = ? ORDER BY id'),
+    clearMail: db.prepare('DELETE FROM mail WHERE session = ?'),
+  };
+
+  const toMessage = (row: Row): ChatMessage => ({ sender: row.sender, message: row.body, ts: row.ts, epoch, seq: row.seq });
+  const states = new Map<string, RoomState>();
+  /** Rooms with messages since the last trim. */
+  const touched = new Set<string>();
+  const stateOf = (room: string): RoomState => {
+    let state = states.get(room);
+    if (!state) {
+      const seq = (sql.roomSeq.get(room) as number | undefined) ?? 0;
+      const recent = (sql.range.all(room, seq - recentWindow + 1, seq) as Row[]).map(toMessage);
+      states.set(room, (state = { seq, committed: seq, recent, pending: [] }));
+    }
+    return state;
+  };
+  /** Committed messages `from`..`to`, from the window when it covers them. */
+  const read = (room: string, state: RoomState, from: number, to: number): ChatMessage[] => {
+    if (from > to) return [];
+    const first = state.recent[0]?.seq ?? state.committed + 1;
+    if (from >= first) return state.recent.slice(from - first, to - first + 1);
+    return (sql.range.all(room, from, to) as Row[]).map(toMessage);
+  };
+  /** The oldest message readers may see: those past --history-size count as gone before the trim deletes them. */
+  const oldestOf = (room: string, state: RoomState): number => Math.max((sql.oldest.get(room) as number | null) ?? state.committed + 1, state.committed - historySize + 1);
+
+  let batch: Batch | undefined;
+  /** Runs a write inside this turn's transaction, opening it (and scheduling its commit) if need be. */
+  const write = <T>(room: string | undefined, run: () => T): T => {
+    if (!batch) {
+      db.exec('BEGIN');
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      // Nobody may be waiting (a session saved on the way out); a failure is reported to those who are.
+      done.catch(() => {});
+      batch = { done, resolve, reject, rooms: new Set() };
+      setImmediate(commitBatch);
+    }
+    if (room !== undefined) batch.rooms.add(room);
+    try {
+      return run();
+    } catch (err) {
+      batch.failure ??= err as Error;
+      throw err;
+    }
+  };
+  const commitBatch = (): void => {
+    const current = batch;
+    if (!current) return;
+    batch = undefined;
+    try {
+      if (current.failure) throw current.failure;
+      for (const room of current.rooms) {
+        const state = states.get(room);
+        if (state && state.seq !== state.committed) sql.saveRoom.run(room, state.seq);
+      }
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      // The batch never happened: its seqs are handed out again.
+      for (const room of current.rooms) {
+        const state = states.get(room);
+        if (!state) continue;
+        state.seq = state.committed;
+        state.pending = [];
+      }
+      current.reject(err as Error);
+      return;
+    }
+    for (const room of current.rooms) {
+      const state = states.get(room);
+      if (!state || state.pending.length === 0) continue;
+      state.committed = state.seq;
+      state.recent.push(...state.pending);
+      if (state.recent.length > recentWindow) state.recent.splice(0, state.recent.length - recentWindow);
+      state.pending = [];
+      touched.add(room);
+    }
+    current.resolve();
+  };
+
+  /** Deletes messages past the retention, expired sessions and the mail they had. */
+  const maintain = (): void => {
+    write(undefined, () => {
+      for (const room of touched) {
+        const state = states.get(room);
+        if (state && state.committed > historySize) sql.trimRoom.run(room, state.committed - historySize);
+      }
+      touched.clear();
+      if (historyDays > 0) {
+        const first = sql.firstKept.get(now() - historyDays * DAY_MS) as number | undefined;
+        if (first === undefined) sql.trimAll.run();
+        else sql.trimBefore.run(first);
+      }
+      if (sql.expire.run(now() - sessionTtlMs).changes > 0) sql.orphanMail.run();
+    });
+  };
+  const maintenance = setInterval(() => {
+    try {
+      maintain();
+    } catch {
+      // A failed trim is tried again at the next tick; the chat goes on.
+    }
+  }, MAINTENANCE_MS).unref();
+  maintain();
+
+  const liveSession = (row: { lastSeen: number } | undefined) => row !== undefined && now() - row.lastSeen <= sessionTtlMs;
+
+  return {
+    epoch,
+    append(room, message, origin) {
+      const state = stateOf(room);
+      const dedupe = origin?.id === undefined ? null : hash(`${origin.token} ${origin.id}`);
+      if (dedupe) {
+        const prior = sql.prior.get(dedupe, now() - dedupeWindowMs) as (Row & { room: string }) | undefined;
+        if (prior) return { message: toMessage(prior), isNew: false };
+      }
+      const numbered: ChatMessage = { ...message, epoch, seq: state.seq + 1 };
+      write(room, () => sql.insert.run(room, numbered.seq, numbered.ts, numbered.sender, numbered.message, hash(origin?.token ?? ''), dedupe));
+      state.seq = numbered.seq;
+      state.pending.push(numbered);
+      return { message: numbered, isNew: true };
+    },
+    commit: () => batch?.done ?? Promise.resolve(),
+    replay(room, since, recent) {
+      const state = stateOf(room);
+      const { replay, from, to } = planReplay(epoch, state.committed, oldestOf(room, state), since, recent, maxReplay);
+      return { ...replay, messages: read(room, state, from, to) };
+    },
+    page(room, before, limit) {
+      const state = stateOf(room);
+      const { from, to, more } = planPage(state.committed, oldestOf(room, state), before, limit);
+      return { messages: read(room, state, from, to), more };
+    },
+    rooms: () => sql.rooms.all() as string[],
+    sessionName(token, room) {
+      const row = sql.session.get(hash(token)) as { room: string; name: string; lastSeen: number } | undefined;
+      return liveSession(row) && row!.room === room ? row!.name : undefined;
+    },
+    saveSession(token, room, name) {
+      const id = hash(token);
+      write(undefined, () => {
+        sql.freeName.run(room, name.toLowerCase(), id);
+        sql.saveSession.run(id, room, name, name.toLowerCase(), now());
+      });
+    },
+    nameOwner(room, name) {
+      const row = sql.owner.get(room, name.toLowerCase()) as { id: Buffer; name: string; lastSeen: number } | undefined;
+      return liveSession(row) ? { owner: row!.id.toString('hex'), name: row!.name } : undefined;
+    },
+    keepDirect(owner, _room, { from, to, message, ts }: DirectMessage) {
+      write(undefined, () => sql.keepMail.run(Buffer.from(owner, 'hex'), from, to, message, ts));
+    },
+    takeDirect(token) {
+      const id = hash(token);
+      const rows = sql.mail.all(id) as Array<{ sender: string; recipient: string; body: string; ts: number }>;
+      if (rows.length > 0) write(undefined, () => sql.clearMail.run(id));
+      return rows.map((row) => ({ from: row.sender, to: row.recipient, message: row.body, ts: row.ts }));
+    },
+    forgetRoom(room) {
+      const state = states.get(room);
+      if (state && state.pending.length === 0) states.delete(room);
+    },
+    async close() {
+      clearInterval(maintenance);
+      commitBatch();
+      db.close();
+    },
+  };
+}
