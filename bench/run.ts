@@ -252,9 +252,10 @@ async function throughput(kind: Kind, flags: string[] = []) {
     else failed = rate;
   }
   closeAll(crowd);
-  await server.stop();
+  const disk = await server.stop();
   const best = steps.find((s) => s.holds && s.rate === held);
   return {
+    disk,
     heldMsgsPerSecond: held,
     deliveriesPerSecond: held * settings.peers,
     p99Ms: best?.p99Ms ?? NaN,
@@ -280,10 +281,10 @@ async function latency(kind: Kind) {
   return { ...load, closes: crowd.closes };
 }
 
-async function join(kind: Kind) {
+async function join(kind: Kind, flags: string[] = []) {
   const results = [];
   for (const n of settings.join) {
-    const server = await startServer(kind);
+    const server = await startServer(kind, flags);
     // Unmeasured storms first, each in a room of its own, so that the measured ones run code the JIT
     // has optimized: the first thousand joins on a fresh process run at about half speed.
     for (let i = 0; i < WARM_UP_STORMS; i++) closeAll(await connectAll(server, WARM_UP_PEERS, () => `warm-up-${i}`, new Tally({ countsMessages: false })));
@@ -323,10 +324,10 @@ async function join(kind: Kind) {
  * The baseline has neither rooms nor heartbeats: its idle peers get every chat message too, so its
  * latency here is that of a broadcast to all of them; the latency target is plainchat's alone.
  */
-async function idle(kind: Kind) {
+async function idle(kind: Kind, flags: string[] = []) {
   const idleRoom = (i: number) => `idle-${Math.floor(i / settings.idleRoomSize)}`;
   // Memory with every setting at its default: what an operator's idle peers cost.
-  const server = await startServer(kind);
+  const server = await startServer(kind, flags);
   await sleep(1000);
   const rssStart = rssKiB(server.pid);
   const heapStart = await server.memory();
@@ -337,7 +338,7 @@ async function idle(kind: Kind) {
   closeAll(holders);
   await server.stop();
   // Then the same idle peers pinged every BENCH_HEARTBEAT_MS while a room beside them chats.
-  const pinging = await startServer(kind, ['--heartbeat-ms', String(settings.heartbeatMs)]);
+  const pinging = await startServer(kind, ['--heartbeat-ms', String(settings.heartbeatMs), ...flags]);
   const pinged = await connectAll(pinging, settings.idle, idleRoom, new Tally({ countsMessages: false }));
   const tally = new Tally();
   const crowd = await connectAll(pinging, settings.peers, () => 'bench', tally);
@@ -361,21 +362,26 @@ async function idle(kind: Kind) {
   };
 }
 
-type ByKind<T> = Record<Kind, T>;
+/** Each scenario's figures for the baseline, plainchat on its store (the default), and plainchat with `--memory` where it is measured. */
+type ByKind<T> = Record<Kind, T> & { memory?: T };
 
 const errors: Record<string, string> = {};
 
 /**
- * Runs a scenario on the baseline and then on plainchat, unless BENCH_ONLY leaves it out. A server
- * that cannot start fails its scenario, and the run goes on with the next.
+ * Runs a scenario on the baseline and then on plainchat (on its store), and with `alsoInMemory` on
+ * plainchat `--memory` too, unless BENCH_ONLY leaves it out. A server that cannot start fails its
+ * scenario, and the run goes on with the next.
  */
-async function onBoth<T>(name: string, run: (kind: Kind) => Promise<T>): Promise<ByKind<T> | undefined> {
+async function onBoth<T>(name: string, run: (kind: Kind, flags?: string[]) => Promise<T>, alsoInMemory = false): Promise<ByKind<T> | undefined> {
   if (!settings.only.includes(name)) return undefined;
   try {
     console.log(`${name}: baseline`);
     const baseline = await run('baseline');
-    console.log(`${name}: plainchat`);
-    return { baseline, plainchat: await run('plainchat') };
+    console.log(`${name}: plainchat, store on disk`);
+    const plainchat = await run('plainchat');
+    if (!alsoInMemory) return { baseline, plainchat };
+    console.log(`${name}: plainchat --memory`);
+    return { baseline, plainchat, memory: await run('plainchat', ['--memory']) };
   } catch (err) {
     errors[name] = (err as Error).message;
     console.log(`${name} failed: ${errors[name]}`);
@@ -401,11 +407,11 @@ async function workers() {
 }
 
 const results = {
-  throughput: await onBoth('throughput', throughput),
+  throughput: await onBoth('throughput', throughput, true),
   workers: await workers(),
   latency: await onBoth('latency', latency),
-  join: await onBoth('join', join),
-  idle: await onBoth('idle', idle),
+  join: await onBoth('join', join, true),
+  idle: await onBoth('idle', idle, true),
 };
 
 /** One line of the table per figure: plainchat, baseline, their ratio, and the target if there is one. */
@@ -419,6 +425,12 @@ function tabulate(r: typeof results) {
     table.add('throughput: server cores busy at that rate', p.cores.server, b.cores.server);
     table.add('throughput: generator cores busy at that rate', p.cores.generator, b.cores.generator);
     table.add('throughput: other processes\' cores busy then', p.cores.others, b.cores.others);
+    const m = r.throughput.memory;
+    if (m) {
+      table.add('throughput: store on disk / --memory, deliveries/s', p.deliveriesPerSecond, m.deliveriesPerSecond, ratioAtLeast(0.8));
+      table.add('throughput: --memory, server cores busy', m.cores.server, b.cores.server);
+    }
+    if (p.disk) table.add(`store: bytes on disk per message (${p.disk.messages} of the bench's 4 to 8 B texts)`, round(p.disk.bytes / p.disk.messages), NaN);
   }
   if (r.workers && r.throughput) {
     const w = r.workers;
@@ -442,6 +454,8 @@ function tabulate(r: typeof results) {
     table.add(`join ${p.peers}: seconds until all ready`, p.seconds, b.seconds, ratioAtMost(1.5));
     table.add(`join ${p.peers}: presence bytes`, p.presenceBytes, b.presenceBytes);
     table.add(`join ${p.peers}: presence bytes / (N² × ${p.averageNameBytes} B name)`, round(p.presenceBytes / floor), round(b.presenceBytes / floor), plainchatAtMost(2));
+    const m = r.join!.memory?.[i];
+    if (m) table.add(`join ${p.peers}: seconds, store on disk / --memory`, p.seconds, m.seconds);
   });
   if (r.idle) {
     const { plainchat: p, baseline: b } = r.idle;
@@ -453,6 +467,8 @@ function tabulate(r: typeof results) {
     table.add(`idle ${settings.idle}: peers closed by the server or an error`, p.idleClosed, b.idleClosed);
     table.add(`idle ${settings.idle}: latency p99 ms beside them`, p.p99Ms, b.p99Ms, plainchatBelow(P99_LIMIT_MS));
     table.add(`idle ${settings.idle}: all delivered beside them`, p.allDelivered, b.allDelivered, plainchatIsYes);
+    const m = r.idle.memory;
+    if (m) table.add(`idle ${settings.idle}: server KiB per connection, store on disk / --memory`, p.kibPerConnection, m.kibPerConnection);
   }
   return table.rows;
 }

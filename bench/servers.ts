@@ -3,7 +3,9 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type AddressInfo, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -40,13 +42,36 @@ export interface Server {
   pid: number;
   /** After a full garbage collection in the server (bench/heap-probe.ts): its memory, in bytes. */
   memory(): Promise<Memory>;
-  /** Kills the process (SIGKILL: nothing of a graceful shutdown is measured) and waits for it to exit. */
-  stop(): Promise<void>;
+  /**
+   * Kills the process (SIGKILL: nothing of a graceful shutdown is measured) and waits for it to exit;
+   * for plainchat on its store, then measures and removes its data directory.
+   */
+  stop(): Promise<DiskUse | undefined>;
+}
+
+/** What plainchat's store held when it stopped: its messages, and the file's size once the WAL is folded in. */
+export interface DiskUse {
+  messages: number;
+  bytes: number;
+}
+
+/** Folds the WAL of a stopped plainchat's store into its file and measures it. */
+async function diskUse(dataDir: string): Promise<DiskUse> {
+  const { default: Database } = await import('better-sqlite3');
+  const file = join(dataDir, 'plainchat.db');
+  const db = new Database(file);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const messages = db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+  db.close();
+  return { messages, bytes: statSync(file).size };
 }
 
 /** Starts a server process on a free port and resolves once it listens; `flags` go to plainchat only. */
 export async function startServer(kind: Kind, flags: string[] = []): Promise<Server> {
-  const script = kind === 'plainchat' ? ['server.ts', ...PLAINCHAT_FLAGS, ...flags] : ['bench/baseline.ts'];
+  // plainchat on its store gets a data directory of its own, so that every run starts empty.
+  const dataDir = kind === 'plainchat' && !flags.includes('--memory') && !flags.includes('--redis-url') ? mkdtempSync(join(tmpdir(), 'plainchat-bench-')) : undefined;
+  const store = dataDir ? ['--data-dir', dataDir] : [];
+  const script = kind === 'plainchat' ? ['server.ts', ...PLAINCHAT_FLAGS, ...store, ...flags] : ['bench/baseline.ts'];
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', './bench/heap-probe.ts', ...script], {
     cwd: root,
     env: { ...process.env, PORT: '0' },
@@ -69,11 +94,18 @@ export async function startServer(kind: Kind, flags: string[] = []): Promise<Ser
     });
   });
   const stop = async () => {
-    if (!running.has(child)) return;
-    isStopping = true;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    if (running.has(child)) {
+      isStopping = true;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    if (!dataDir) return undefined;
+    try {
+      return await diskUse(dataDir);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   };
   const memory = () =>
     new Promise<Memory>((resolve) => {

@@ -7,8 +7,9 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
@@ -21,6 +22,9 @@ const LISTENERS_CHECKED = 100;
 const CONNECT_BATCH = 250;
 
 const root = new URL('..', import.meta.url);
+// The server runs on its store, as by default, in a data directory of its own that goes with the run.
+const dataDir = mkdtempSync(join(tmpdir(), 'plainchat-soak-'));
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
 const server = spawn(
   process.execPath,
   [
@@ -29,6 +33,7 @@ const server = spawn(
     '--max-connections', String(CONNECTIONS + 100),
     '--max-connections-per-ip', String(CONNECTIONS + 100),
     '--heartbeat-ms', String(HEARTBEAT_MS),
+    '--data-dir', dataDir,
   ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );

@@ -1,6 +1,7 @@
-// Sessions: what outlives one connection. A session owns a name in a room, an unguessable token
-// that lets a reconnecting client take the name back within a grace period, and the ids of its
-// recent messages so that a retry is acknowledged instead of sent twice.
+// This process's live sessions: a session is a token and the name it owns in a room, with the
+// connections using it now. When the last one closes it stays online for a grace period, so that a
+// reconnect is seamless; after that it leaves the room's presence, while the engine's store keeps
+// the session (and its name) for a reconnect later.
 
 import { randomBytes } from 'node:crypto';
 
@@ -18,7 +19,7 @@ export interface SessionOptions {
   now: () => number;
 }
 
-/** Every live or recently disconnected session of this process, by token. */
+/** Every connected or recently disconnected session of this process, by token. */
 export class Sessions {
   readonly #byToken = new Map<string, Session>();
   readonly #options: SessionOptions;
@@ -46,7 +47,7 @@ export class Sessions {
 
   /**
    * A connection of `session` ended. When it was the last, the session waits `graceMs` for a
-   * reconnect and then ends, calling `onEnd` (which releases the name); `immediately` skips the wait.
+   * reconnect and then ends here, calling `onEnd` (which leaves the room's presence); `immediately` skips the wait.
    */
   detach(session: Session, onEnd: () => void, immediately = false): void {
     if (--session.connections > 0 || !this.#byToken.has(session.token)) return;
