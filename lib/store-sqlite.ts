@@ -18,6 +18,8 @@ export interface SqliteStoreOptions extends StoreOptions {
   dataDir: string;
   /** SQLite's `synchronous` in WAL mode: `normal` survives a crash of the process, `full` also a power loss. */
   synchronous: 'normal' | 'full';
+  /** How often old messages, expired sessions and their mail are deleted, in ms (a minute). */
+  maintenanceMs?: number;
 }
 
 /** A store that cannot be opened, with what to do about it; the server prints the message and exits. */
@@ -25,8 +27,6 @@ export class StoreError extends Error {}
 
 export const DATABASE_FILE = 'plainchat.db';
 const SCHEMA_VERSION = '1';
-/** How often old messages, expired sessions and their mail are deleted, in ms. */
-const MAINTENANCE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 const SCHEMA = `
@@ -92,7 +92,7 @@ function bindingHelp(err: unknown): string {
 
 /** Opens (creating if need be) the store under `dataDir`. Throws a StoreError that says how to fix what is wrong. */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  const { dataDir, synchronous, historySize, historyDays, maxReplay, recentWindow, sessionTtlMs, dedupeWindowMs, now } = options;
+  const { dataDir, synchronous, historySize, historyDays, maxReplay, recentWindow, sessionTtlMs, dedupeWindowMs, now, maintenanceMs = 60_000 } = options;
   const Database = await loadBinding();
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -256,7 +256,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     } catch {
       // A failed trim is tried again at the next tick; the chat goes on.
     }
-  }, MAINTENANCE_MS).unref();
+  }, maintenanceMs).unref();
   maintain();
 
   const liveSession = (row: { lastSeen: number } | undefined) => row !== undefined && now() - row.lastSeen <= sessionTtlMs;

@@ -1,0 +1,78 @@
+// The SQLite store's retention, on a real file: old messages and expired sessions are deleted from
+// disk in the background, and what readers see honours the limits at once.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { createSqliteStore, DATABASE_FILE } from '../lib/store-sqlite.ts';
+import { tempDataDir } from './helpers.ts';
+
+const DAY_MS = 86_400_000;
+
+async function open(dataDir: string, overrides: { historySize?: number; historyDays?: number; sessionTtlMs?: number }, now: () => number) {
+  return createSqliteStore({ dataDir, synchronous: 'normal', historySize: 1000, historyDays: 0, maxReplay: 1000, recentWindow: 3, sessionTtlMs: DAY_MS, dedupeWindowMs: DAY_MS, now, maintenanceMs: 50, ...overrides });
+}
+
+/** Runs `sql` on the store's file once the store is closed. */
+function query(dataDir: string, sql: string): unknown {
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  try {
+    return db.prepare(sql).pluck().get();
+  } finally {
+    db.close();
+  }
+}
+
+test('a room keeps at most --history-size messages: readers see that many at once, and the rest leave the file', async () => {
+  const dataDir = tempDataDir();
+  const store = await open(dataDir, { historySize: 10 }, Date.now);
+  for (let i = 1; i <= 25; i++) store.append('lobby', { sender: 'a', message: `m${i}`, ts: Date.now() }, { token: 't' });
+  await store.commit();
+  const page = store.page('lobby', 100, 100);
+  assert.deepEqual(page.messages.map((m) => m.seq), Array.from({ length: 10 }, (_, i) => 16 + i));
+  assert.equal(page.more, false);
+  await sleep(200);
+  await store.close();
+  assert.equal(query(dataDir, 'SELECT count(*) FROM messages'), 10);
+  const reopened = await open(dataDir, { historySize: 10 }, Date.now);
+  assert.equal(reopened.append('lobby', { sender: 'a', message: 'next', ts: Date.now() }, { token: 't' }).message.seq, 26, 'seq goes on after a trim and a restart');
+  await reopened.close();
+});
+
+test('with --history-days, older messages are deleted in the background; expired sessions and their mail go too', async () => {
+  const dataDir = tempDataDir();
+  let clock = Date.now();
+  const store = await open(dataDir, { historyDays: 1, sessionTtlMs: DAY_MS }, () => clock);
+  for (let i = 1; i <= 5; i++) store.append('lobby', { sender: 'a', message: `old ${i}`, ts: clock }, { token: 't' });
+  store.saveSession('gone', 'lobby', 'Old Timer');
+  store.keepDirect(store.nameOwner('lobby', 'old timer')!.owner, 'lobby', { from: 'x', to: 'Old Timer', message: 'hi', ts: clock });
+  await store.commit();
+  clock += 2 * DAY_MS;
+  for (let i = 1; i <= 3; i++) store.append('lobby', { sender: 'a', message: `new ${i}`, ts: clock }, { token: 't' });
+  store.saveSession('kept', 'lobby', 'Newcomer');
+  await store.commit();
+  await sleep(200);
+  assert.deepEqual(store.page('lobby', 100, 100).messages.map((m) => m.message), ['new 1', 'new 2', 'new 3']);
+  assert.equal(store.nameOwner('lobby', 'Old Timer'), undefined, 'the expired session no longer owns its name');
+  assert.equal(store.sessionName('kept', 'lobby'), 'Newcomer');
+  await store.close();
+  assert.equal(query(dataDir, 'SELECT count(*) FROM messages'), 3);
+  assert.equal(query(dataDir, 'SELECT count(*) FROM sessions'), 1);
+  assert.equal(query(dataDir, 'SELECT count(*) FROM mail'), 0);
+});
+
+test('tokens never reach the file', async () => {
+  const dataDir = tempDataDir();
+  const token = 'K4L3Do5mC8pPDLBv0bpPc0YLW05qnShJ';
+  const store = await open(dataDir, {}, Date.now);
+  store.saveSession(token, 'lobby', 'Ada');
+  store.append('lobby', { sender: 'Ada', message: 'hello', ts: Date.now() }, { token, id: 'id-1' });
+  await store.close();
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  const dump = JSON.stringify([db.prepare('SELECT * FROM sessions').all(), db.prepare('SELECT * FROM messages').all()], (_, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('latin1') : v));
+  db.close();
+  assert.ok(dump.includes('Ada'));
+  assert.ok(!dump.includes(token), 'only a hash of the token is kept');
+});
