@@ -282,10 +282,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#isDetached = true;
     sessions.detach(
       ended,
-      () => {
-        const { room, name, token } = ended;
-        Promise.all([engine.leave(room, name), engine.registerSession(token, room, name)]).catch((err: unknown) => log(`leave failed for ${name}: ${String(err)}`));
-      },
+      () => engine.leave(ended.room, ended.name, ended.token).catch((err: unknown) => log(`leave failed for ${ended.name}: ${String(err)}`)),
       immediately,
     );
   }

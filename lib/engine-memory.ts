@@ -69,7 +69,8 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       }
       return { name, peers: [...names.values()] };
     },
-    async leave(room, name) {
+    async leave(room, name, token) {
+      if (token !== undefined) store.saveSession(token, room, name);
       const state = rooms.get(room);
       if (state?.names.get(name.toLowerCase()) !== name) return;
       state.names.delete(name.toLowerCase());

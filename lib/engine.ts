@@ -33,8 +33,11 @@ export interface Engine {
    * caller's session owns that name and comes back under it.
    */
   join(room: string, name?: string): Promise<Presence>;
-  /** Releases `name` and announces `peer-left`. Leaving twice is harmless. */
-  leave(room: string, name: string): Promise<void>;
+  /**
+   * Releases `name` from presence and announces `peer-left`. Leaving twice is harmless. With the
+   * session's `token`, an engine that keeps sessions renews its ownership of the name from now.
+   */
+  leave(room: string, name: string, token?: string): Promise<void>;
   /** Every room that has peers or unexpired history, with how many peers it has. */
   rooms(): Promise<Array<{ room: string; peers: number }>>;
   /**
@@ -70,8 +73,8 @@ export interface Engine {
   /** Up to `limit` messages before seq `before`, oldest first, and whether older ones are kept. */
   history(room: string, before: number, limit: number): Promise<HistoryPage>;
   /**
-   * Records that a session token holds `name` in `room`, from now: it is resolved once kept, and
-   * renewed on each connect and disconnect (a store keeps it for the session TTL after that).
+   * Records that a session token holds `name` in `room`, from now: it is resolved once kept. Renewed
+   * on each connect, and by `leave` (a store keeps it for the session TTL after that).
    */
   registerSession(token: string, room: string, name: string): Promise<void>;
   /**
