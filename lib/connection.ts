@@ -161,12 +161,13 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#held = [];
     hub.add(this);
     this.#isInHub = true;
-    const replay = await engine.replay(room, since, config.historyOnJoin);
+    // Kept direct messages go to the session's first connection (a second one came while it was here).
+    const isFirst = session.connections === 1;
+    const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), isFirst ? engine.missed(session.token, room) : []]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
       this.#leave();
       return;
     }
-    const missed = await engine.takeMissed(session.token, room);
     this.#reply({ type: 'name-generated', data: session.name });
     this.#send(hub.snapshotFrame(room, peers));
     this.#reply({ type: 'session', data: { token: session.token } });
@@ -176,7 +177,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#bufferLimit = config.maxBufferedBytes + this.#outbox.bufferedBytes;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
+    // Kept direct messages are forgotten only once they are on their way to this connection.
     for (const direct of missed) this.#reply({ type: 'direct-message', data: { ...direct, missed: true } });
+    if (missed.length > 0) engine.dropMissed(session.token, room, missed.length).catch((err: unknown) => this.#context.log(`could not forget the direct messages handed to ${session.name}: ${String(err)}`));
     const held = this.#held;
     this.#held = undefined;
     for (const { frame, seq } of held) if (seq === undefined || seq > replay.seq) this.#send(frame);

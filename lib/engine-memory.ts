@@ -121,10 +121,12 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       await store.commit();
       return 'stored';
     },
-    async takeMissed(token, room) {
-      const missed = store.takeDirect(token, room);
+    async missed(token, room) {
+      return store.directFor(token, room);
+    },
+    async dropMissed(token, room, count) {
+      store.dropDirect(token, room, count);
       await store.commit();
-      return missed;
     },
     async publish(room, message, origin) {
       const { message: numbered, isNew } = store.append(room, message, origin);

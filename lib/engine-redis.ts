@@ -239,7 +239,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await client.publish(channel(room), encode({ type: 'direct-message', data: { ...message, to } }));
       return 'live';
     },
-    takeMissed: async () => [],
+    missed: async () => [],
+    dropMissed: async () => {},
     async rename(room, from, to) {
       const renamed = await run(RENAME, [...roomKeys(room), held], [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } }), `${room} ${from}`, `${room} ${to}`]);
       return renamed === 1;

@@ -53,8 +53,10 @@ export interface Engine {
    * connection. Either way the sender's connections get it too (marked `stored` when kept).
    */
   direct(room: string, message: DirectMessage): Promise<DirectOutcome>;
-  /** The direct messages kept for this session while it was away, oldest first; each is handed out once. */
-  takeMissed(token: string, room: string): Promise<DirectMessage[]>;
+  /** The direct messages kept for this session while it was away, oldest first. */
+  missed(token: string, room: string): Promise<DirectMessage[]>;
+  /** The `count` oldest of them were handed out: each is handed out once. */
+  dropMissed(token: string, room: string, count: number): Promise<void>;
   /** Everyone in `room` now. */
   peers(room: string): Promise<string[]>;
   /**

@@ -86,10 +86,11 @@ export function createMemoryStore(options: StoreOptions): Store {
       if (!box) mail.set(owner, (box = []));
       box.push(message);
     },
-    takeDirect(token) {
-      const box = mail.get(token) ?? [];
-      mail.delete(token);
-      return box;
+    directFor: (token) => [...(mail.get(token) ?? [])],
+    dropDirect(token, _room, count) {
+      const box = mail.get(token);
+      box?.splice(0, count);
+      if (box?.length === 0) mail.delete(token);
     },
     forgetRoom(room) {
       histories.delete(room);

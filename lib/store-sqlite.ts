@@ -152,7 +152,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     orphanMail: db.prepare('DELETE FROM mail WHERE session NOT IN (SELECT id FROM sessions)'),
     keepMail: db.prepare('INSERT INTO mail (session, sender, recipient, body, ts) VALUES (?, ?, ?, ?, ?)'),
     mail: db.prepare('SELECT sender, recipient, body, ts FROM mail WHERE session = ? ORDER BY id'),
-    clearMail: db.prepare('DELETE FROM mail WHERE session = ?'),
+    dropMail: db.prepare('DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE session = ? ORDER BY id LIMIT ?)'),
   };
 
   const toMessage = (row: Row): ChatMessage => ({ sender: row.sender, message: row.body, ts: row.ts, epoch, seq: row.seq });
@@ -306,11 +306,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     keepDirect(owner, _room, { from, to, message, ts }: DirectMessage) {
       write(undefined, () => sql.keepMail.run(Buffer.from(owner, 'hex'), from, to, message, ts));
     },
-    takeDirect(token) {
-      const id = hash(token);
-      const rows = sql.mail.all(id) as Array<{ sender: string; recipient: string; body: string; ts: number }>;
-      if (rows.length > 0) write(undefined, () => sql.clearMail.run(id));
+    directFor(token) {
+      const rows = sql.mail.all(hash(token)) as Array<{ sender: string; recipient: string; body: string; ts: number }>;
       return rows.map((row) => ({ from: row.sender, to: row.recipient, message: row.body, ts: row.ts }));
+    },
+    dropDirect(token, _room, count) {
+      if (count > 0) write(undefined, () => sql.dropMail.run(hash(token), count));
     },
     forgetRoom(room) {
       const state = states.get(room);

@@ -72,8 +72,10 @@ export interface Store {
   nameOwner(room: string, name: string): { owner: string; name: string } | undefined;
   /** Keeps a direct message for a session that is not connected. */
   keepDirect(owner: string, room: string, message: DirectMessage): void;
-  /** The direct messages kept for the session, oldest first, and forgets them. */
-  takeDirect(token: string, room: string): DirectMessage[];
+  /** The direct messages kept for the session, oldest first. */
+  directFor(token: string, room: string): DirectMessage[];
+  /** Forgets the session's `count` oldest kept direct messages: they have been handed out. */
+  dropDirect(token: string, room: string, count: number): void;
   /** The room has had no peers for a while: its in-memory state may go (history too, in memory). */
   forgetRoom(room: string): void;
   /** Writes what is pending and releases the store. */

@@ -222,8 +222,11 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
           for (const message of ['one', 'two']) assert.equal(await engine.direct('lobby', { from: 'x', to: away.name, message, ts: 1 }), 'stored');
           await heard(under, ({ event }) => event.type === 'direct-message' && event.data.message === 'two');
           assert.ok(under.events.filter(({ event }) => event.type === 'direct-message').every(({ event }) => event.type === 'direct-message' && event.data.stored === true));
-          assert.deepEqual((await engine.takeMissed('token-away', 'lobby')).map((m) => m.message), ['one', 'two']);
-          assert.deepEqual(await engine.takeMissed('token-away', 'lobby'), [], 'once');
+          assert.deepEqual((await engine.missed('token-away', 'lobby')).map((m) => m.message), ['one', 'two']);
+          assert.deepEqual((await engine.missed('token-away', 'lobby')).length, 2, 'kept until they are handed out');
+          await engine.direct('lobby', { from: 'x', to: away.name, message: 'three', ts: 1 });
+          await engine.dropMissed('token-away', 'lobby', 2);
+          assert.deepEqual((await engine.missed('token-away', 'lobby')).map((m) => m.message), ['three'], 'a later one stays');
         }));
     });
   });
