@@ -119,6 +119,20 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   });
 }
 
+test('with --memory a restart forgets everything, and says so: unknown-epoch, a new name', async () => {
+  const { child, port } = await spawnServer(['--memory']);
+  const first = { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+  const peer = await join(first);
+  peer.client.send('gone with the process');
+  await peer.client.nextOfType('message');
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const { port: again } = await spawnServer(['--memory']);
+  const back = await join({ url: `http://127.0.0.1:${again}`, port: again, close: async () => {} }, url({ token: peer.token, epoch: peer.synced.epoch, lastSeq: 1 }));
+  assert.deepEqual([back.synced.recovered, back.synced.reason, back.history.length], [false, 'unknown-epoch', 0]);
+  assert.notEqual(back.token, peer.token);
+});
+
 /** Runs server.ts until it exits; returns its exit code and everything it printed. */
 async function runUntilExit(args: string[]): Promise<{ code: number; out: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--host', '127.0.0.1', '--port', '0', ...args]);
