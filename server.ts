@@ -17,6 +17,8 @@ if (parsed.help) {
   process.exit(0);
 }
 const { config } = parsed;
+// A terminal or log reader that went away must not turn a line of output into a crash.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 /** The line that tells a user where the chat is. */
 function banner(url: string, workers: number): string {

@@ -156,13 +156,12 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, config, hub } = this.#context;
     const { room } = this;
     const { since, token } = parseResume(query);
-    const peers = await this.#takeSession(token);
+    const { peers, isFirst } = await this.#takeSession(token);
     const session = this.#session!;
     this.#held = [];
     hub.add(this);
     this.#isInHub = true;
-    // Kept direct messages go to the session's first connection (a second one came while it was here).
-    const isFirst = session.connections === 1;
+    // Kept direct messages go to the session's first connection (others came while it was here).
     const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), isFirst ? engine.missed(session.token, room) : []]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
       this.#leave();
@@ -189,9 +188,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /**
    * Takes the session of `token` (one this process serves now, or one kept while it was away, or
    * one another process issued) or starts a new one under a fresh name; returns the room's
-   * presence snapshot. The session is kept before its token is handed out.
+   * presence snapshot, and whether this is the session's only connection. The session is kept
+   * before its token is handed out.
    */
-  async #takeSession(token: string | undefined): Promise<string[]> {
+  async #takeSession(token: string | undefined): Promise<{ peers: string[]; isFirst: boolean }> {
     const { sessions, engine } = this.#context;
     const { room } = this;
     let peers: string[] | undefined;
@@ -202,6 +202,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       session = sessions.resume(token, room);
       if (!session && adopted) {
         session = sessions.create(room, adopted.name, token);
+        this.#session = session;
         if (!adopted.isPresent) peers = (await engine.join(room, adopted.name)).peers;
       }
     }
@@ -210,9 +211,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
       session = sessions.create(room, joined.name);
       peers = joined.peers;
     }
+    // Counted when the session was taken: connections that come while this one waits are not first.
+    const isFirst = this.#session === session || session.connections === 1;
     this.#session = session;
     await engine.registerSession(session.token, room, session.name);
-    return peers ?? (await engine.peers(room));
+    return { peers: peers ?? (await engine.peers(room)), isFirst };
   }
 
   #receive(data: RawData, isBinary: boolean): void {
@@ -325,7 +328,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
         session.name = to;
         return engine.registerSession(session.token, this.room, to);
       })
-      .catch((err: unknown) => log(`rename failed in ${this.room}: ${String(err)}`));
+      .catch((err: unknown) => {
+        log(`rename failed in ${this.room}: ${String(err)}`);
+        this.#sendError({ code: 'unavailable', message: 'your new name could not be kept just now; you are still called ' + JSON.stringify(session.name) + '; try again in a moment' });
+      });
   }
 
   /** Tells the room this peer is typing, or has stopped; the state lapses after `typingMs`. */

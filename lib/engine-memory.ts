@@ -99,11 +99,13 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       const isOwnName = key === from.toLowerCase();
       // A name another session owns is taken even while that session is away.
       if (!isOwnName && (names.has(key) || store.nameOwner(room, to))) return false;
-      names.delete(from.toLowerCase());
-      names.set(key, to);
+      // Kept first: a rename the store cannot keep changes nothing (the claim is seen by other
+      // joins and renames from the moment it is written).
       store.saveSession(token, room, to);
-      emit(room, { type: 'peer-renamed', data: { from, to } });
       await store.commit();
+      if (names.get(from.toLowerCase()) === from) names.delete(from.toLowerCase());
+      names.set(key, to);
+      emit(room, { type: 'peer-renamed', data: { from, to } });
       return true;
     },
     async direct(room, message): Promise<DirectOutcome> {
@@ -148,7 +150,7 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       const name = store.sessionName(token, room);
       return name === undefined ? undefined : { name, isPresent: rooms.get(room)?.names.has(name.toLowerCase()) ?? false };
     },
-    isHealthy: () => true,
+    isHealthy: () => store.isHealthy(),
     async close(): Promise<void> {
       for (const room of rooms.values()) clearTimeout(room.expiry);
       rooms.clear();

@@ -14,7 +14,7 @@ export const ERROR_CODES = {
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
-  unavailable: 'the server could not pass the event on just now (its shared state, such as Redis, is unreachable); nothing was sent',
+  unavailable: 'the server could not keep or pass on the event just now (the store cannot write, or Redis is unreachable); nothing changed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -152,12 +152,18 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
 
 /** `{"before": <seq>, "limit"?: <n>}`: the messages before seq `before`; the server caps `limit`. */
 function parseHistory(data: unknown): ParseResult {
-  const usage = 'must be {"before":<seq>,"limit":<count>}, with whole numbers of at least 1';
-  if (!isRecord(data)) return fail('bad-history', `"data" of a history request ${usage}, got ${describe(data)}`);
+  if (!isRecord(data)) return fail('bad-history', `"data" of a history request must be {"before":<seq>,"limit":<count>}, got ${describe(data)}`);
   const { before, limit = DEFAULT_HISTORY_LIMIT } = data;
-  if (!isCount(before)) return fail('bad-history', `"before" ${usage.slice(5)}, got ${describe(before)}`);
-  if (!isCount(limit)) return fail('bad-history', `"limit" ${usage.slice(5)}, got ${describe(limit)}`);
+  if (!isCount(before)) return fail('bad-history', `"before" must be a whole number of at least 1 (the seq to page back from), got ${shown(before)}`);
+  if (!isCount(limit)) return fail('bad-history', `"limit" must be a whole number of at least 1, got ${shown(limit)}`);
   return { ok: true, event: { type: 'history', data: { before, limit } } };
+}
+
+/** A value as a person reads it in an error: a number or a (short) string itself, anything else by its kind. */
+function shown(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 32));
+  return describe(value);
 }
 
 function isCount(value: unknown): value is number {
@@ -232,10 +238,10 @@ export function parseResume(query: string): { since: Position | 'malformed' | un
   const lastSeq = params.get('lastSeq');
   const token = params.get('token') ?? undefined;
   if (epoch === null && lastSeq === null) return { since: undefined, token };
-  if (epoch === null || lastSeq === null || !/^[0-9a-f]{1,64}$/.test(epoch) || !/^\d{1,15}$/.test(lastSeq)) {
+  if (epoch === null || lastSeq === null || !/^[0-9a-f]{1,64}$/i.test(epoch) || !/^\d{1,15}$/.test(lastSeq)) {
     return { since: 'malformed', token };
   }
-  return { since: { epoch, seq: Number(lastSeq) }, token };
+  return { since: { epoch: epoch.toLowerCase(), seq: Number(lastSeq) }, token };
 }
 
 function fail(code: ProtocolError['code'], message: string): ParseResult {

@@ -55,7 +55,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const engine = await createEngine(config, (room, event) => hub.dispatch(room, event), (room, name) => hub.hasPeerNamed(room, name), now, random);
   const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
   const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
-  const sessions = new Sessions({ graceMs: config.graceMs, now });
+  // Connected sessions are renewed a tenth of the TTL apart (at most hourly), so that one connected
+  // when the process dies keeps its name for at least nine tenths of the TTL after.
+  const renewEveryMs = Math.max(1000, Math.min(config.sessionTtlMs / 10, 3_600_000));
+  const sessions = new Sessions({ graceMs: config.graceMs, now, renewEveryMs, renew: (s) => engine.registerSession(s.token, s.room, s.name) });
   const context = { hub, flusher: new Flusher(counters), heartbeat, counters, caps, sessions, engine, config, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
@@ -173,7 +176,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return once(ws, 'close');
     });
     await Promise.all(closed);
-    sessions.clear();
+    await sessions.close();
     const stopped = once(http, 'close');
     http.close();
     http.closeAllConnections();

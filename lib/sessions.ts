@@ -17,15 +17,29 @@ export interface Session {
 export interface SessionOptions {
   graceMs: number;
   now: () => number;
+  /**
+   * Renews a session's claim in what is kept (its name lasts the session TTL from the last renewal).
+   * Called for every session here every `renewEveryMs`, and for all of them at `close()`, so that a
+   * session connected when the process stops (or dies) keeps its name for the whole TTL after.
+   */
+  renew?: (session: Session) => Promise<void>;
+  renewEveryMs?: number;
 }
 
 /** Every connected or recently disconnected session of this process, by token. */
 export class Sessions {
   readonly #byToken = new Map<string, Session>();
   readonly #options: SessionOptions;
+  readonly #renewer: NodeJS.Timeout | undefined;
 
   constructor(options: SessionOptions) {
     this.#options = options;
+    if (options.renew && options.renewEveryMs) this.#renewer = setInterval(() => void this.#renewAll(), options.renewEveryMs).unref();
+  }
+
+  async #renewAll(): Promise<void> {
+    const { renew } = this.#options;
+    if (renew) await Promise.all([...this.#byToken.values()].map((session) => renew(session).catch(() => {})));
   }
 
   /** Starts a session for a name just claimed in `room`, with one connection; `token` is given when another process issued it. */
@@ -59,9 +73,11 @@ export class Sessions {
     else session.expiry = setTimeout(end, this.#options.graceMs).unref();
   }
 
-  /** Ends every session at once (shutdown). */
-  clear(): void {
+  /** Renews every session one last time and forgets them all (shutdown). */
+  async close(): Promise<void> {
+    clearInterval(this.#renewer);
     for (const session of this.#byToken.values()) clearTimeout(session.expiry);
+    await this.#renewAll();
     this.#byToken.clear();
   }
 }

@@ -92,6 +92,7 @@ export function createMemoryStore(options: StoreOptions): Store {
       box?.splice(0, count);
       if (box?.length === 0) mail.delete(token);
     },
+    isHealthy: () => true,
     forgetRoom(room) {
       histories.delete(room);
     },

@@ -4,10 +4,11 @@
 // stays in memory; older ones are read from the file when a resume or a history page needs them.
 //
 // Tokens never reach the file: a session is kept by a hash of its token (16 bytes of SHA-256), and
-// so is a message's sender session and its client id for dedupe.
+// so is a message's sender session and, in `sent`, its client id for dedupe, kept for the dedupe
+// window whether or not the message itself is still kept.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { planPage, planReplay } from './history.ts';
@@ -34,9 +35,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS rooms (room TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
-  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL, dedupe BLOB);
+  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, seq);
-CREATE INDEX IF NOT EXISTS messages_by_dedupe ON messages (dedupe) WHERE dedupe IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sent (dedupe BLOB PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
   id BLOB PRIMARY KEY, room TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_by_name ON sessions (room, name_key);
@@ -130,11 +131,25 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     throw new StoreError(`cannot use ${file} (${(err as Error).message}); check that the data directory is writable, or pick another with --data-dir`);
   }
 
+  // The file this store opened: one removed or replaced under a running server would take every
+  // later write with it, so each commit first checks that it is still there.
+  const inode = statSync(file).ino;
+  const isFileInPlace = (): boolean => {
+    try {
+      return statSync(file).ino === inode;
+    } catch {
+      return false;
+    }
+  };
+  let isHealthy = true;
+
   const sql = {
     roomSeq: db.prepare('SELECT seq FROM rooms WHERE room = ?').pluck(),
     saveRoom: db.prepare('INSERT INTO rooms (room, seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET seq = excluded.seq'),
-    insert: db.prepare('INSERT INTO messages (room, seq, ts, sender, body, session, dedupe) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    prior: db.prepare('SELECT room, seq, ts, sender, body FROM messages WHERE dedupe = ? AND ts >= ? ORDER BY id DESC LIMIT 1'),
+    insert: db.prepare('INSERT INTO messages (room, seq, ts, sender, body, session) VALUES (?, ?, ?, ?, ?, ?)'),
+    remember: db.prepare('INSERT OR REPLACE INTO sent (dedupe, seq, ts) VALUES (?, ?, ?)'),
+    prior: db.prepare('SELECT seq FROM sent WHERE dedupe = ? AND ts >= ?').pluck(),
+    forgetSent: db.prepare('DELETE FROM sent WHERE ts < ?'),
     range: db.prepare('SELECT seq, ts, sender, body FROM messages WHERE room = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
     oldest: db.prepare('SELECT min(seq) FROM messages WHERE room = ?').pluck(),
     rooms: db.prepare('SELECT room FROM rooms WHERE EXISTS (SELECT 1 FROM messages WHERE messages.room = rooms.room)').pluck(),
@@ -205,6 +220,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     batch = undefined;
     try {
       if (current.failure) throw current.failure;
+      if (!isFileInPlace()) throw new StoreError(`${file} was removed or replaced while the server ran; nothing more can be kept until the server is restarted`);
       for (const room of current.rooms) {
         const state = states.get(room);
         if (state && state.seq !== state.committed) sql.saveRoom.run(room, state.seq);
@@ -219,9 +235,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         state.seq = state.committed;
         state.pending = [];
       }
+      isHealthy = false;
       current.reject(err as Error);
       return;
     }
+    isHealthy = true;
     for (const room of current.rooms) {
       const state = states.get(room);
       if (!state || state.pending.length === 0) continue;
@@ -248,6 +266,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         else sql.trimBefore.run(first);
       }
       if (sql.expire.run(now() - sessionTtlMs).changes > 0) sql.orphanMail.run();
+      sql.forgetSent.run(now() - dedupeWindowMs);
     });
   };
   const maintenance = setInterval(() => {
@@ -267,11 +286,15 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       const state = stateOf(room);
       const dedupe = origin?.id === undefined ? null : hash(`${origin.token} ${origin.id}`);
       if (dedupe) {
-        const prior = sql.prior.get(dedupe, now() - dedupeWindowMs) as (Row & { room: string }) | undefined;
-        if (prior) return { message: toMessage(prior), isNew: false };
+        // The first send's seq, even if its message has since left the history.
+        const prior = sql.prior.get(dedupe, now() - dedupeWindowMs) as number | undefined;
+        if (prior !== undefined) return { message: { ...message, epoch, seq: prior }, isNew: false };
       }
       const numbered: ChatMessage = { ...message, epoch, seq: state.seq + 1 };
-      write(room, () => sql.insert.run(room, numbered.seq, numbered.ts, numbered.sender, numbered.message, hash(origin?.token ?? ''), dedupe));
+      write(room, () => {
+        sql.insert.run(room, numbered.seq, numbered.ts, numbered.sender, numbered.message, hash(origin?.token ?? ''));
+        if (dedupe) sql.remember.run(dedupe, numbered.seq, numbered.ts);
+      });
       state.seq = numbered.seq;
       state.pending.push(numbered);
       return { message: numbered, isNew: true };
@@ -313,6 +336,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     dropDirect(token, _room, count) {
       if (count > 0) write(undefined, () => sql.dropMail.run(hash(token), count));
     },
+    isHealthy: () => isHealthy,
     forgetRoom(room) {
       const state = states.get(room);
       if (state && state.pending.length === 0) states.delete(room);

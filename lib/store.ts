@@ -76,6 +76,8 @@ export interface Store {
   directFor(token: string, room: string): DirectMessage[];
   /** Forgets the session's `count` oldest kept direct messages: they have been handed out. */
   dropDirect(token: string, room: string, count: number): void;
+  /** False while writes fail (the last commit did): sends then get `unavailable`, and /healthz says so. */
+  isHealthy(): boolean;
   /** The room has had no peers for a while: its in-memory state may go (history too, in memory). */
   forgetRoom(room: string): void;
   /** Writes what is pending and releases the store. */

@@ -122,6 +122,18 @@ describe('direct messages are never lost', async () => {
     assert.ok(!bystander.client.received.some((e) => e.type === 'direct-message'));
   });
 
+  test('to a session whose connections all arrive at once: handed to one of them, once', async () => {
+    const [sender, recipient] = await pair('crowd');
+    await recipient.client.close();
+    await hears(sender.client, 'peer-left', recipient.name);
+    sender.client.send(`/msg ${recipient.name} for exactly one`);
+    assert.equal((await sender.client.nextOfType('direct-message')).data.stored, true);
+    const tabs = await Promise.all(Array.from({ length: 6 }, () => join(server, withToken(recipient.token, 'crowd'))));
+    await sleep(200);
+    const got = tabs.flatMap((tab) => tab.client.received.filter((e) => e.type === 'direct-message' && e.data.missed));
+    assert.equal(got.length, 1, 'one connection of the six got it');
+  });
+
   test('to a name nobody holds, online or away: unknown-recipient', async () => {
     const [sender] = await pair('nobody');
     sender.client.send('/msg ghost-owl hello?');

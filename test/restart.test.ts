@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -131,6 +131,56 @@ test('with --memory a restart forgets everything, and says so: unknown-epoch, a 
   const back = await join({ url: `http://127.0.0.1:${again}`, port: again, close: async () => {} }, url({ token: peer.token, epoch: peer.synced.epoch, lastSeq: 1 }));
   assert.deepEqual([back.synced.recovered, back.synced.reason, back.history.length], [false, 'unknown-epoch', 0]);
   assert.notEqual(back.token, peer.token);
+});
+
+for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+  test(`a session connected when the server stops (${signal}) keeps its name for its TTL after`, async () => {
+    const dataDir = tempDataDir();
+    const flags = ['--data-dir', dataDir, '--session-ttl-ms', '3000', '--grace-ms', '100'];
+    const { child, port } = await spawnServer(flags);
+    const node = { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+    const holder = await join(node);
+    // Connected for longer than the TTL: what counts is when it was last connected.
+    await sleep(3500);
+    child.kill(signal);
+    await once(child, 'exit');
+    const { port: again } = await spawnServer(flags);
+    const restarted = { url: `http://127.0.0.1:${again}`, port: again, close: async () => {} };
+    const other = await join(restarted);
+    other.client.send(`/nick ${holder.name.toUpperCase()}`);
+    assert.equal((await other.client.nextOfType('error')).data.code, 'name-taken');
+    assert.equal((await join(restarted, url({ token: holder.token }))).name, holder.name);
+  });
+}
+
+test('a store whose file is removed under the running server refuses to acknowledge, says so, and changes nothing', async () => {
+  const dataDir = tempDataDir();
+  const server = await startNode(dataDir);
+  const peer = await join(server);
+  const watcher = await join(server);
+  peer.client.send({ type: 'message', data: 'kept', id: 'k' });
+  await peer.client.nextOfType('ack');
+  rmSync(joinPath(dataDir, 'plainchat.db'));
+  peer.client.send({ type: 'message', data: 'into the void', id: 'v' });
+  const refused = await peer.client.nextOfType('error');
+  assert.equal(refused.data.code, 'unavailable');
+  assert.ok(!peer.client.received.some((e) => e.type === 'ack' && e.data.id === 'v'), 'no ack for what cannot be kept');
+  const health = await fetch(`${server.url}/healthz`);
+  assert.equal(health.status, 503);
+  assert.equal((await health.json()).status, 'engine-unavailable');
+  peer.client.send('/nick Renamed Into The Void');
+  assert.equal((await peer.client.nextOfType('error')).data.code, 'unavailable');
+  watcher.client.send('/who');
+  assert.deepEqual(new Set((await watcher.client.nextOfType('update-peers')).data), new Set([peer.name, watcher.name]), 'the rename changed nothing');
+  assert.ok(!watcher.client.received.some((e) => e.type === 'peer-renamed' || (e.type === 'message' && e.data.message === 'into the void')));
+});
+
+test('a server whose standard output has gone away still stops cleanly on SIGTERM', async () => {
+  const { child } = await spawnServer();
+  child.stdout!.destroy();
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
 });
 
 /** Runs server.ts until it exits; returns its exit code and everything it printed. */

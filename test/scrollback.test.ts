@@ -54,11 +54,13 @@ describe('history requests', async () => {
 
   test('a bad request is refused with bad-history and the connection stays open', async () => {
     const reader = await join(server);
-    for (const data of [undefined, 5, { before: 0 }, { before: -3 }, { before: 1.5 }, { before: '10' }, { before: 10, limit: 0 }, { before: 10, limit: 'all' }]) {
+    for (const data of [undefined, 5, { before: 0 }, { before: -3 }, { before: 1.5 }, { before: '10' }, { before: 1e308 }, { before: 10, limit: 0 }, { before: 10, limit: 'all' }]) {
       const { end } = await page(reader, data);
       assert.equal(end.type, 'error', JSON.stringify(data));
       assert.equal(end.data.code, 'bad-history');
     }
+    const { end } = await page(reader, { before: 1.5 });
+    assert.equal(end.data.message, '"before" must be a whole number of at least 1 (the seq to page back from), got 1.5');
     assert.equal((await page(reader, { before: 100, limit: 2 })).messages.length, 2);
   });
 });

@@ -63,6 +63,19 @@ test('with --history-days, older messages are deleted in the background; expired
   assert.equal(query(dataDir, 'SELECT count(*) FROM mail'), 0);
 });
 
+test('a retried id is recognised for the dedupe window even after its message left the history', async () => {
+  const dataDir = tempDataDir();
+  const store = await open(dataDir, { historySize: 2 }, Date.now);
+  const first = store.append('lobby', { sender: 'a', message: 'once', ts: Date.now() }, { token: 't', id: 'x' });
+  for (let i = 0; i < 5; i++) store.append('lobby', { sender: 'a', message: `more ${i}`, ts: Date.now() }, { token: 't' });
+  await store.commit();
+  await sleep(200);
+  assert.equal(store.page('lobby', 100, 100).messages.some((m) => m.message === 'once'), false, 'trimmed');
+  const retry = store.append('lobby', { sender: 'a', message: 'once', ts: Date.now() }, { token: 't', id: 'x' });
+  assert.deepEqual([retry.isNew, retry.message.seq], [false, first.message.seq]);
+  await store.close();
+});
+
 test('tokens never reach the file', async () => {
   const dataDir = tempDataDir();
   const token = 'K4L3Do5mC8pPDLBv0bpPc0YLW05qnShJ';
