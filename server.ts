@@ -63,9 +63,6 @@ if (config.workers > 1 && cluster.isPrimary) {
     console.error(`plainchat: cannot start: ${err.message}${hint}`);
     process.exit(1);
   });
-  if (cluster.isWorker) process.send?.({ url: server.url });
-  else console.log(banner(server.url, 1));
-
   let isClosing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -81,4 +78,7 @@ if (config.workers > 1 && cluster.isPrimary) {
       server.close().then(() => process.exit(0));
     });
   }
+  // Announced once the signals are handled, so that whoever waits for this line may stop it at once.
+  if (cluster.isWorker) process.send?.({ url: server.url });
+  else console.log(banner(server.url, 1));
 }

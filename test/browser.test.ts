@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { defaultConfig } from '../lib/config.ts';
 import { COLORS } from '../lib/names.ts';
 import { type ChatServer, startServer } from '../lib/server.ts';
-import { spawnServer, tempDataDir } from './helpers.ts';
+import { join as joinRoom, nextMessage, spawnServer, tempDataDir } from './helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = !existsSync(CHROMIUM);
@@ -30,10 +30,13 @@ const testConfig = (port: number) => ({ ...defaultConfig(), port, host: '127.0.0
 describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;
   let server: ChatServer;
+  // Made here, not in before(): a temporary directory made in a hook is removed when the hook ends.
+  // One test restarts the server on it.
+  const dataDir = tempDataDir();
   const problems: string[] = [];
 
   before(async () => {
-    server = await startServer(testConfig(0), { log: () => {} });
+    server = await startServer({ ...testConfig(0), dataDir }, { log: () => {} });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
   after(async () => {
@@ -41,23 +44,40 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await server?.close();
   });
 
-  /** Opens the chat in a fresh browser context and waits until it is connected; returns the page and its name. */
-  async function openChat(viewport = { width: 1000, height: 700 }): Promise<{ page: Page; name: string }> {
-    const context = await browser.newContext({ viewport });
+  /** Opens `url` in a new page of `context` and waits until it is connected and knows its name. */
+  async function openIn(context: BrowserContext, url = server.url): Promise<Page> {
     const page = await context.newPage();
     page.on('console', (message) => {
       if (/Content Security Policy|Refused to/.test(message.text())) problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto(server.url);
+    await page.goto(url);
     await page.locator('#status', { hasText: 'Connected' }).waitFor();
-    const mine = page.locator('#peers li', { hasText: '(you)' });
-    await mine.waitFor();
-    const name = (await mine.locator('span').nth(1).textContent()) ?? '';
+    await page.locator('#peers li', { hasText: '(you)' }).waitFor();
+    return page;
+  }
+
+  /** Opens the chat in a fresh browser context and waits until it is connected; returns the page and its name. */
+  async function openChat(viewport = { width: 1000, height: 700 }): Promise<{ page: Page; name: string }> {
+    const page = await openIn(await browser.newContext({ viewport }));
+    const name = await nameOn(page);
     assert.match(name, /^[a-z]+-[a-z]+/);
     return { page, name };
   }
 
+  const nameOn = async (page: Page) => (await page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent()) ?? '';
+  /** The text of every delivered chat line in the log, top to bottom. */
+  const shownTexts = (page: Page) => page.locator('#messages .msg:not(.pending)').evaluateAll((items) => items.map((li) => li.childNodes[1]?.textContent?.replace(/^: /, '')));
+  /** The day lines (`day <YYYY-MM-DD>`) and chat lines (their text) of the log, top to bottom. */
+  const dayAndMessageLines = (page: Page) =>
+    page.locator('#messages li.day, #messages li.msg:not(.pending)').evaluateAll((items) =>
+      items.map((li) => (li.classList.contains('day') ? `day ${li.querySelector('time')?.dateTime}` : li.childNodes[1]?.textContent?.replace(/^: /, ''))),
+    );
+  const unique = () => Math.random().toString(36).slice(2, 8);
+  async function say(page: Page, text: string): Promise<void> {
+    await page.fill('#input', text);
+    await page.press('#input', 'Enter');
+  }
   const peerNames = (page: Page) => page.locator('#peers li span:nth-child(2)').allTextContents();
 
   test('two pages chat, see each other online, and a leaving page disappears from the other', async () => {
@@ -197,8 +217,213 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await Promise.all([a, b].map(({ page }) => page.context().close()));
   });
 
+  test('a reload keeps the conversation on screen: every message once, in order', async () => {
+    const room = `reload-${unique()}`;
+    const context = await browser.newContext();
+    const page = await openIn(context, `${server.url}/#${room}`);
+    const said = Array.from({ length: 8 }, (_, i) => `said ${i + 1} of 8`);
+    for (const text of said) await say(page, text);
+    await page.locator('#messages .msg:not(.pending)', { hasText: 'said 8 of 8' }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('#messages .msg.pending'));
+    assert.deepEqual(await shownTexts(page), said);
+
+    await page.reload();
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    await page.locator('#messages li', { hasText: `This is the start of #${room}.` }).waitFor();
+    assert.deepEqual(await shownTexts(page), said, 'all 8 (more than the 3 of history on join), once each, in order');
+    await context.close();
+  });
+
+  test('two tabs of one browser are one person: one name, listed once, joined once, one sender', async () => {
+    const url = `${server.url}/#tabs-${unique()}`;
+    const other = await openIn(await browser.newContext(), url);
+    const context = await browser.newContext();
+    const first = await openIn(context, url);
+    const name = await nameOn(first);
+    const second = await openIn(context, url);
+    assert.equal(await nameOn(second), name, 'the second tab has the first tab\'s name');
+
+    await say(first, 'from the first tab');
+    await say(second, 'from the second tab');
+    for (const text of ['from the first tab', 'from the second tab']) {
+      const line = other.locator('#messages .msg', { hasText: text });
+      await line.waitFor();
+      assert.equal(await line.locator('b').textContent(), name, `${text}: the same sender`);
+    }
+    await first.locator('#messages .msg.own', { hasText: 'from the second tab' }).waitFor();
+    await second.locator('#messages .msg.own', { hasText: 'from the first tab' }).waitFor();
+    assert.equal((await peerNames(other)).filter((peer) => peer === name).length, 1, 'listed once');
+    assert.equal(await other.locator('#messages .note', { hasText: 'joined' }).count(), 1, 'joined once');
+    await Promise.all([other.context().close(), context.close()]);
+  });
+
+  test('a token an older page kept in sessionStorage moves to localStorage and keeps the name', async () => {
+    const context = await browser.newContext();
+    const page = await openIn(context);
+    const name = await nameOn(page);
+    await page.evaluate(() => {
+      sessionStorage.setItem('plainchat.lobby.token', localStorage.getItem('plainchat.lobby.token')!);
+      localStorage.removeItem('plainchat.lobby.token');
+    });
+    await page.reload();
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    assert.equal(await nameOn(page), name);
+    assert.deepEqual(await page.evaluate(() => [sessionStorage.getItem('plainchat.lobby.token'), typeof localStorage.getItem('plainchat.lobby.token')]), [null, 'string']);
+    await context.close();
+  });
+
+  test('closing and reopening the browser keeps the name, long after the grace period', async () => {
+    const lasting = await startServer({ ...testConfig(0), graceMs: 200 }, { log: () => {} });
+    const profile = tempDataDir();
+    const url = `${lasting.url}/#reopen`;
+    const launch = () => chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    try {
+      const watcher = await joinRoom(lasting, '/ws?room=reopen');
+      let context = await launch();
+      const chosen = `Ada-${unique()}`;
+      const page = await openIn(context, url);
+      await say(page, `/nick ${chosen}`);
+      await page.locator('#peers li', { hasText: '(you)' }).filter({ hasText: chosen }).waitFor();
+      await context.close();
+      // Others see the name leave once the grace period is over.
+      let left: string[] = [];
+      while (!left.includes(chosen)) left = (await watcher.client.nextOfType('peer-left', 5000)).data;
+
+      context = await launch();
+      assert.equal(await nameOn(await openIn(context, url)), chosen);
+      await context.close();
+    } finally {
+      await lasting.close();
+    }
+  });
+
+  test('a direct message to someone away says it is kept, and reaches them, marked, when they are back', async () => {
+    const brief = await startServer({ ...testConfig(0), graceMs: 200 }, { log: () => {} });
+    const url = `${brief.url}/#away`;
+    try {
+      const a = await openIn(await browser.newContext(), url);
+      const context = await browser.newContext();
+      const b = await openIn(context, url);
+      const name = await nameOn(b);
+      await a.locator('#peers li', { hasText: name }).waitFor();
+      await b.close(); // the tab, not the browser: its token stays
+      await a.locator('#messages .note', { hasText: `${name} left` }).waitFor();
+      await say(a, `/msg "${name}" see you later`);
+      await a.locator('#messages .msg.direct', { hasText: `to ${name}: see you later` }).filter({ hasText: 'kept for them' }).waitFor();
+
+      const back = await openIn(context, url);
+      assert.equal(await nameOn(back), name);
+      await back.locator('#messages .msg.direct', { hasText: 'see you later' }).filter({ hasText: 'while you were away' }).waitFor();
+      await Promise.all([a.context().close(), context.close()]);
+    } finally {
+      await brief.close();
+    }
+  });
+
+  test("scrolling to the top loads older pages until the room's first message, keeping the reader's place", async () => {
+    const busy = await startServer({ ...testConfig(0), rateBurst: 1000, ratePerSecond: 1000 }, { log: () => {} });
+    const context = await browser.newContext({ timezoneId: 'UTC' });
+    try {
+      const talker = await joinRoom(busy, '/ws?room=back');
+      const said = Array.from({ length: 130 }, (_, i) => `scroll ${String(i + 1).padStart(3, '0')}`);
+      for (const text of said) talker.client.send({ type: 'message', data: text });
+      const { ts } = (await nextMessage(talker.client, said.at(-1)!, 10_000)).data;
+
+      const page = await openIn(context, `${busy.url}/#back`);
+      // On load: the 3 of history on join, and a screenful before them; the reader stays at the bottom.
+      await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length === 53);
+      assert.ok(await page.evaluate(() => {
+        const list = document.getElementById('messages')!;
+        return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+      }), 'still at the newest');
+      // Scrolling to the top asks for the next page; the line the reader saw stays where it was.
+      // (Clicking the button here would race with that: bringing it into view scrolls to the top.)
+      const topOf = (text: string, scrollUp = false) =>
+        page.evaluate(({ text, scrollUp }) => {
+          if (scrollUp) document.getElementById('messages')!.scrollTop = 0;
+          return [...document.querySelectorAll('#messages .msg')].find((li) => li.textContent?.includes(text))!.getBoundingClientRect().top;
+        }, { text, scrollUp });
+      const seenAt = await topOf('scroll 078', true);
+      await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length === 103);
+      const nowAt = await topOf('scroll 078');
+      assert.ok(Math.abs(nowAt - seenAt) < 2, `the line stays in place: ${seenAt} then ${nowAt}`);
+      await page.evaluate(() => (document.getElementById('messages')!.scrollTop = 0));
+      await page.locator('#messages li', { hasText: 'This is the start of #back.' }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Load older messages' }).count(), 0);
+      assert.deepEqual(await shownTexts(page), said, 'all 130, once each, in order');
+      const lines = await dayAndMessageLines(page);
+      assert.equal(lines.filter((line) => line?.startsWith('day ')).length, 1, 'one day, one separator');
+      assert.deepEqual(lines.slice(0, 2), [`day ${new Date(ts).toISOString().slice(0, 10)}`, 'scroll 001'], 'before the first message');
+    } finally {
+      await context.close();
+      await busy.close();
+    }
+  });
+
+  test('the button loads the next page, as far as the start of the room, when the log is too short to scroll', async () => {
+    const paged = await startServer({ ...testConfig(0), historyPageMax: 2 }, { log: () => {} });
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    try {
+      const talker = await joinRoom(paged, '/ws?room=short');
+      const said = Array.from({ length: 7 }, (_, i) => `short ${i + 1}`);
+      for (const text of said) talker.client.send({ type: 'message', data: text });
+      await nextMessage(talker.client, said.at(-1)!);
+
+      const page = await openIn(context, `${paged.url}/#short`);
+      // The 3 of history on join, and the 2 the server's page allows.
+      await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length === 5);
+      assert.ok(await page.evaluate(() => {
+        const list = document.getElementById('messages')!;
+        return list.scrollHeight <= list.clientHeight;
+      }), 'nothing to scroll');
+      const button = page.getByRole('button', { name: 'Load older messages' });
+      await button.click();
+      await page.locator('#messages li', { hasText: 'This is the start of #short.' }).waitFor();
+      assert.equal(await button.count(), 0);
+      assert.deepEqual(await shownTexts(page), said);
+    } finally {
+      await context.close();
+      await paged.close();
+    }
+  });
+
+  test("a line marks each day, and each message's time gives its full date", async () => {
+    const DAY_MS = 86_400_000;
+    let clock = Date.now() - DAY_MS;
+    const dated = await startServer(testConfig(0), { log: () => {}, now: () => clock });
+    const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US' });
+    try {
+      const talker = await joinRoom(dated, '/ws?room=days');
+      talker.client.send({ type: 'message', data: 'said yesterday' });
+      const yesterday: number = (await nextMessage(talker.client, 'said yesterday')).data.ts;
+      clock += DAY_MS;
+      // Three today: the 3 of history on join are today's, and yesterday's comes in the page above them.
+      for (const text of ['said today 1', 'said today 2', 'said today 3']) talker.client.send({ type: 'message', data: text });
+      const today: number = (await nextMessage(talker.client, 'said today 1')).data.ts;
+
+      const page = await openIn(context, `${dated.url}/#days`);
+      await page.locator('#messages li', { hasText: 'This is the start of #days.' }).waitFor();
+      const dayOf = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+      assert.deepEqual(await dayAndMessageLines(page), [`day ${dayOf(yesterday)}`, 'said yesterday', `day ${dayOf(today)}`, 'said today 1', 'said today 2', 'said today 3']);
+      for (const [text, ts] of [['said yesterday', yesterday], ['said today 1', today]] as const) {
+        const date = new Date(ts);
+        const parts = [date.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' }), date.toLocaleDateString('en-US', { month: 'long', timeZone: 'UTC' }), String(date.getUTCFullYear())];
+        const title = (await page.locator('#messages .msg', { hasText: text }).locator('time').getAttribute('title')) ?? '';
+        const separator = (await page.locator(`#messages li.day:has(time[datetime="${dayOf(ts)}"])`).textContent()) ?? '';
+        for (const part of parts) {
+          assert.ok(title.includes(part), `${text}: the time's title ${JSON.stringify(title)} has ${part}`);
+          assert.ok(separator.includes(part), `${text}: the day line ${JSON.stringify(separator)} has ${part}`);
+        }
+        assert.match(title, /\d{1,2}:\d{2}/, 'and the time');
+      }
+    } finally {
+      await context.close();
+      await dated.close();
+    }
+  });
+
   test('when the server goes away the page says so, queues what is typed, and delivers it once when the server is back', async () => {
-    const { page } = await openChat();
+    const { page, name } = await openChat();
     await screenshot(page, 'desktop.png');
     const { port } = server;
     await server.close();
@@ -211,12 +436,14 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await pending.waitFor();
     assert.match((await pending.textContent()) ?? '', /sending/);
 
-    server = await startServer(testConfig(port), { log: () => {} });
+    // The server comes back on the same data directory: the page resumes where it was, under its name.
+    server = await startServer({ ...testConfig(port), dataDir }, { log: () => {} });
     await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 15_000 });
     await pending.waitFor({ state: 'detached' });
     const delivered = page.locator('#messages .msg:not(.pending)', { hasText: 'typed while offline' });
     assert.equal(await delivered.count(), 1, 'shown once, as delivered');
-    await page.locator('#messages .note.error', { hasText: 'could not be recovered (unknown-epoch)' }).waitFor();
+    assert.equal(await page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent(), name, 'the same name after the restart');
+    assert.equal(await page.locator('#messages .note.error', { hasText: 'could not be recovered' }).count(), 0, 'the restarted server recovered the stream');
 
     const other = await openChat();
     assert.equal(await other.page.locator('#messages .msg', { hasText: 'typed while offline' }).count(), 1, 'the new server has it once');
@@ -240,6 +467,8 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       await page.reload();
       await page.locator('#status', { hasText: 'Connected' }).waitFor();
       await page.locator('#messages .msg.pending').first().waitFor({ state: 'detached', timeout: 10_000 });
+      // The history request that fills the log after the reload is asked again if it was refused too.
+      await page.locator('#messages li', { hasText: 'This is the start of #lobby.' }).waitFor({ timeout: 10_000 });
       const watcher = await context.newPage();
       await watcher.goto(strict.url.replace('localhost', '127.0.0.1'));
       // The history arrives after the page loads: wait for all of it before counting.
@@ -333,5 +562,9 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 15_000 });
     await page.locator('#peers li', { hasText: '(you)' }).waitFor();
     await context.close();
+  });
+
+  test('no page broke a Content-Security-Policy rule or threw a script error, in any test', () => {
+    assert.deepEqual(problems, []);
   });
 });

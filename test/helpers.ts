@@ -18,12 +18,17 @@ export interface WireEvent {
   data: any;
 }
 
-/** A fresh, empty data directory, removed after the test file. */
+/**
+ * A fresh, empty data directory, removed when the test file's process exits (not by `after()`,
+ * which inside a hook would remove it as soon as the hook ends).
+ */
 export function tempDataDir(): string {
   const dir = mkdtempSync(joinPath(tmpdir(), 'plainchat-test-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  if (dataDirs.size === 0) process.once('exit', () => dataDirs.forEach((made) => rmSync(made, { recursive: true, force: true })));
+  dataDirs.add(dir);
   return dir;
 }
+const dataDirs = new Set<string>();
 
 /**
  * Starts plainchat on 127.0.0.1 and a free port, with its store (SQLite) in a fresh data directory
