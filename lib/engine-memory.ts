@@ -48,14 +48,10 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
     }
     const queue = [{ room, event, isKept: true }];
     waiting = queue;
-    const release = (isCommitted: boolean) => {
+    store.afterCommit((isCommitted) => {
       waiting = undefined;
       for (const held of queue) if (isCommitted || !held.isKept) listener(held.room, held.event);
-    };
-    store.commit().then(
-      () => release(true),
-      () => release(false),
-    );
+    });
   };
   const isTaken = (room: string, names: Map<string, string>) => (candidate: string) => names.has(candidate.toLowerCase()) || store.nameOwner(room, candidate) !== undefined;
 

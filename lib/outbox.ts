@@ -5,6 +5,7 @@
 
 import type { Writable } from 'node:stream';
 import type { Counters } from './metrics.ts';
+import { atTurnEnd } from './turn.ts';
 
 /** A ping with no payload; pings share the outbox so they leave with the turn's other frames. */
 export const PING_FRAME = Buffer.from([0x89, 0x00]);
@@ -38,7 +39,7 @@ export class Flusher {
   }
 
   schedule(outbox: Outbox): void {
-    if (this.#due.length === 0) setImmediate(this.#flush);
+    if (this.#due.length === 0) atTurnEnd(this.#flush);
     this.#due.push(outbox);
   }
 

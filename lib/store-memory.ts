@@ -59,6 +59,7 @@ export function createMemoryStore(options: StoreOptions): Store {
       return { message: numbered, isNew: true };
     },
     commit: async () => {},
+    afterCommit: (done) => done(true),
     replay: (room, since, recent) => historyOf(room).replay(epoch, since, recent, maxReplay),
     page(room, before, limit) {
       const history = historyOf(room);

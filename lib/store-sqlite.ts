@@ -12,6 +12,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { planPage, planReplay } from './history.ts';
+import { atTurnEnd } from './turn.ts';
 import type { ChatMessage } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
@@ -70,6 +71,8 @@ interface Batch {
   resolve: () => void;
   reject: (err: Error) => void;
   rooms: Set<string>;
+  /** Told synchronously how the commit went (see Store.afterCommit). */
+  callbacks: Array<(isCommitted: boolean) => void>;
   failure?: Error;
 }
 
@@ -203,8 +206,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
       // Nobody may be waiting (a session saved on the way out); a failure is reported to those who are.
       done.catch(() => {});
-      batch = { done, resolve, reject, rooms: new Set() };
-      setImmediate(commitBatch);
+      batch = { done, resolve, reject, rooms: new Set(), callbacks: [] };
+      atTurnEnd(commitBatch);
     }
     if (room !== undefined) batch.rooms.add(room);
     try {
@@ -236,6 +239,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         state.pending = [];
       }
       isHealthy = false;
+      for (const done of current.callbacks) done(false);
       current.reject(err as Error);
       return;
     }
@@ -249,6 +253,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       state.pending = [];
       touched.add(room);
     }
+    for (const done of current.callbacks) done(true);
     current.resolve();
   };
 
@@ -300,6 +305,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       return { message: numbered, isNew: true };
     },
     commit: () => batch?.done ?? Promise.resolve(),
+    afterCommit(done) {
+      if (batch) batch.callbacks.push(done);
+      else done(true);
+    },
     replay(room, since, recent) {
       const state = stateOf(room);
       const { replay, from, to } = planReplay(epoch, state.committed, oldestOf(room, state), since, recent, maxReplay);

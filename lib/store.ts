@@ -58,6 +58,12 @@ export interface Store {
    * and then none of it happened (its messages are unnumbered again).
    */
   commit(): Promise<void>;
+  /**
+   * Calls `done` once every write made so far is durable (`true`) or was rolled back (`false`):
+   * at once when nothing is pending, else synchronously inside the commit, so that what it sends
+   * leaves in the same turn as the commit.
+   */
+  afterCommit(done: (isCommitted: boolean) => void): void;
   /** What a connecting client is owed (see Engine.replay), from committed messages only. */
   replay(room: string, since: Position | 'malformed' | undefined, recent: number): Replay;
   /** Up to `limit` committed messages before `before`, oldest first. */
