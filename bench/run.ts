@@ -13,6 +13,9 @@
 //   join        for each N in BENCH_JOIN, N peers connect at once into one room (after three storms
 //               of 1,000, unmeasured, into other rooms): time until all are ready, and presence bytes
 //               against the floor N² × average name length; the median of three such storms.
+//   history     plainchat only, on its store beside --memory: one peer says BENCH_HISTORY messages of
+//               200 characters into one room (history kept at its default of 100,000 a room); the
+//               server's live heap after a full GC before and after, per message kept.
 //   idle        BENCH_IDLE peers in rooms of 100, every setting at its default: server RSS growth
 //               per connection, then (after a full GC in the server, through bench/heap-probe.ts)
 //               live heap per connection and how far the V8 heap grew. Then, on a fresh server
@@ -21,7 +24,7 @@
 // Settings (environment): BENCH_PEERS (1000), BENCH_SENDERS (10), BENCH_STEP_SECONDS (4),
 // BENCH_LATENCY_RATE (50), BENCH_JOIN (1000,5000), BENCH_IDLE (10000), BENCH_CONNECT_CONCURRENCY
 // (256 handshakes in flight, within the listen backlog), BENCH_HEARTBEAT_MS (1000, idle scenario),
-// BENCH_ONLY (comma-separated scenario names; default all).
+// BENCH_HISTORY (50000), BENCH_ONLY (comma-separated scenario names; default all).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -32,7 +35,7 @@ import { measureCores, rssKiB, startRedis, startServer, type Cores, type Kind, t
 import { startsWith, Tally } from './tally.ts';
 import { WsClient } from './ws-client.ts';
 
-const SCENARIOS = ['throughput', 'workers', 'latency', 'join', 'idle'];
+const SCENARIOS = ['throughput', 'workers', 'latency', 'join', 'history', 'idle'];
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -64,6 +67,7 @@ const settings = {
   idleRoomSize: 100,
   connectConcurrency: count('BENCH_CONNECT_CONCURRENCY', 256),
   heartbeatMs: count('BENCH_HEARTBEAT_MS', 1000),
+  history: count('BENCH_HISTORY', 50_000),
   only: (process.env.BENCH_ONLY || SCENARIOS.join(',')).split(','),
 };
 const unknownScenario = settings.only.find((name) => !SCENARIOS.includes(name));
@@ -321,6 +325,54 @@ async function join(kind: Kind, flags: string[] = []) {
 }
 
 /**
+ * What history costs the server's memory: one peer says `settings.history` messages, a thousand in
+ * flight at a time, and the live heap after a full GC is compared before and after.
+ */
+async function history(flags: string[] = []) {
+  const server = await startServer('plainchat', flags);
+  const text = 'x'.repeat(200);
+  let echoed = 0;
+  let isReady = false;
+  const sender = new WsClient({
+    port: server.port,
+    path: '/ws?room=history',
+    onOpen() {},
+    onText(buf, start, end) {
+      if (startsWith(buf, start, end, SYNCED)) isReady = true;
+      else if (isReady) echoed++;
+    },
+    onClose() {},
+  });
+  await waitUntil(() => isReady, READY_TIMEOUT_MS);
+  const before = await server.memory();
+  for (let sent = 0; sent < settings.history; ) {
+    for (const end = Math.min(sent + 1000, settings.history); sent < end; sent++) sender.sendText(`{"type":"message","data":"${text} ${sent}"}`);
+    await waitUntil(() => echoed >= sent, READY_TIMEOUT_MS);
+  }
+  const after = await server.memory();
+  sender.close();
+  await server.stop();
+  const bytesPerMessage = (after.heapUsed - before.heapUsed) / settings.history;
+  console.log(`  plainchat ${flags.join(' ') || 'store'}: ${settings.history} messages kept, live heap +${round(bytesPerMessage)} B each`);
+  return { messages: settings.history, echoed, heapBytesPerMessage: round(bytesPerMessage), rssGrowthMiB: round((after.rss - before.rss) / 1024 ** 2) };
+}
+
+/** plainchat on its store beside --memory; the baseline keeps no history. */
+async function historyScenario() {
+  if (!settings.only.includes('history')) return undefined;
+  try {
+    console.log('history: plainchat, store on disk');
+    const store = await history();
+    console.log('history: plainchat --memory');
+    return { store, memory: await history(['--memory']) };
+  } catch (err) {
+    errors['history'] = (err as Error).message;
+    console.log(`history failed: ${errors['history']}`);
+    return undefined;
+  }
+}
+
+/**
  * The baseline has neither rooms nor heartbeats: its idle peers get every chat message too, so its
  * latency here is that of a broadcast to all of them; the latency target is plainchat's alone.
  */
@@ -411,6 +463,7 @@ const results = {
   workers: await workers(),
   latency: await onBoth('latency', latency),
   join: await onBoth('join', join, true),
+  history: await historyScenario(),
   idle: await onBoth('idle', idle, true),
 };
 
@@ -457,6 +510,11 @@ function tabulate(r: typeof results) {
     const m = r.join!.memory?.[i];
     if (m) table.add(`join ${p.peers}: seconds, store on disk / --memory`, p.seconds, m.seconds);
   });
+  if (r.history) {
+    const { store, memory } = r.history;
+    table.add(`history ${settings.history} × 200 B: live heap bytes per message kept, store on disk / --memory`, store.heapBytesPerMessage, memory.heapBytesPerMessage);
+    table.add(`history ${settings.history} × 200 B: RSS growth MiB, store on disk / --memory`, store.rssGrowthMiB, memory.rssGrowthMiB);
+  }
   if (r.idle) {
     const { plainchat: p, baseline: b } = r.idle;
     table.add(`idle ${settings.idle}: server KiB per connection`, p.kibPerConnection, b.kibPerConnection, ratioAtMost(1.25));
