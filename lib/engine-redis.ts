@@ -147,8 +147,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     listener(from.slice(eventsPrefix.length), JSON.parse(message) as RoomEvent);
   });
 
-  /** The seq of a stream entry `<seq>-0`, the oldest kept, or newest + 1 when the stream is empty. */
-  const oldestOf = (first: StreamEntry[], newest: number) => (first[0] ? Number(first[0].id.split('-')[0]) : newest + 1);
+  /**
+   * The room's newest seq and its oldest kept one (newest + 1 when none is kept), read at one
+   * instant: a message published after it has a higher seq.
+   */
+  const span = async (room: string): Promise<{ newest: number; oldest: number }> => {
+    const [seq, first] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+', { COUNT: 1 }).exec()) as unknown as [string | null, StreamEntry[]];
+    const newest = Number(seq ?? 0);
+    return { newest, oldest: first[0] ? Number(first[0].id.split('-')[0]) : newest + 1 };
+  };
   /** The kept messages numbered `from` to `to`, in order. */
   const range = async (room: string, from: number, to: number): Promise<ChatMessage[]> => {
     if (from > to) return [];
@@ -254,16 +261,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return JSON.parse(json) as ChatMessage;
     },
     async replay(room, since, recent) {
-      // The counter and the oldest kept entry at one instant; a message published later has a higher seq.
-      const [seq, first] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+', { COUNT: 1 }).exec()) as unknown as [string | null, StreamEntry[]];
-      const newest = Number(seq ?? 0);
-      const { replay, from, to } = planReplay(epoch, newest, oldestOf(first, newest), since, recent, maxReplay);
+      const { newest, oldest } = await span(room);
+      const { replay, from, to } = planReplay(epoch, newest, oldest, since, recent, maxReplay);
       return { ...replay, messages: await range(room, from, to) };
     },
     async history(room, before, limit) {
-      const [seq, first] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+', { COUNT: 1 }).exec()) as unknown as [string | null, StreamEntry[]];
-      const newest = Number(seq ?? 0);
-      const { from, to, more } = planPage(newest, oldestOf(first, newest), before, limit);
+      const { newest, oldest } = await span(room);
+      const { from, to, more } = planPage(newest, oldest, before, limit);
       return { messages: await range(room, from, to), more };
     },
     isHealthy: () => client.isReady && subscriber.isReady,

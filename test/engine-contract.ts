@@ -198,33 +198,37 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
       }));
 
     describe('sessions kept while away', { skip: keepsSessions ? false : 'this engine keeps sessions only while their name is online' }, () => {
+      /** A peer whose session `token` was kept and whose connection is gone: its name, owned while away. */
+      async function away(engine: Engine, token: string): Promise<string> {
+        const { name } = await engine.join('lobby');
+        await engine.registerSession(token, 'lobby', name);
+        await engine.leave('lobby', name);
+        return name;
+      }
+
       test('a name a session owns is not given out, nor taken by a rename, while it is away; after its TTL it is free', () =>
         withEngine(async (under) => {
           const { engine } = under;
-          const owner = await engine.join('lobby');
-          await engine.registerSession('token-owner', 'lobby', owner.name);
-          await engine.leave('lobby', owner.name);
-          assert.deepEqual(await engine.adoptSession('token-owner', 'lobby'), { name: owner.name, isPresent: false });
+          const owned = await away(engine, 'token-owner');
+          assert.deepEqual(await engine.adoptSession('token-owner', 'lobby'), { name: owned, isPresent: false });
           assert.equal(await engine.adoptSession('token-owner', 'dev'), undefined, 'a session is good in its own room only');
           const other = await engine.join('lobby');
-          assert.equal(await engine.rename('lobby', other.name, owner.name.toUpperCase(), 'token-other'), false, 'owned while away, ignoring case');
+          assert.equal(await engine.rename('lobby', other.name, owned.toUpperCase(), 'token-other'), false, 'owned while away, ignoring case');
           await new Promise((resolve) => setTimeout(resolve, SETTINGS.sessionTtlMs + 100));
           assert.equal(await engine.adoptSession('token-owner', 'lobby'), undefined, 'expired');
-          assert.equal(await engine.rename('lobby', other.name, owner.name, 'token-other'), true, 'free after the TTL');
+          assert.equal(await engine.rename('lobby', other.name, owned, 'token-other'), true, 'free after the TTL');
         }));
 
       test('a direct message to a session away is kept, marked stored for the sender, and handed out once, in order', () =>
         withEngine(async (under) => {
           const { engine } = under;
-          const away = await engine.join('lobby');
-          await engine.registerSession('token-away', 'lobby', away.name);
-          await engine.leave('lobby', away.name);
-          for (const message of ['one', 'two']) assert.equal(await engine.direct('lobby', { from: 'x', to: away.name, message, ts: 1 }), 'stored');
+          const name = await away(engine, 'token-away');
+          for (const message of ['one', 'two']) assert.equal(await engine.direct('lobby', { from: 'x', to: name, message, ts: 1 }), 'stored');
           await heard(under, ({ event }) => event.type === 'direct-message' && event.data.message === 'two');
           assert.ok(under.events.filter(({ event }) => event.type === 'direct-message').every(({ event }) => event.type === 'direct-message' && event.data.stored === true));
           assert.deepEqual((await engine.missed('token-away', 'lobby')).map((m) => m.message), ['one', 'two']);
           assert.deepEqual((await engine.missed('token-away', 'lobby')).length, 2, 'kept until they are handed out');
-          await engine.direct('lobby', { from: 'x', to: away.name, message: 'three', ts: 1 });
+          await engine.direct('lobby', { from: 'x', to: name, message: 'three', ts: 1 });
           await engine.dropMissed('token-away', 'lobby', 2);
           assert.deepEqual((await engine.missed('token-away', 'lobby')).map((m) => m.message), ['three'], 'a later one stays');
         }));

@@ -14,9 +14,12 @@ import { join, type Joined, spawnServer, tempDataDir } from './helpers.ts';
 
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
 
-/** server.ts on `dataDir`, as the helpers expect a server; `stop` sends a signal and waits for the exit. */
-async function startNode(dataDir: string): Promise<ChatServer & { stop(signal: NodeJS.Signals): Promise<number | null> }> {
-  const { child, port } = await spawnServer(['--data-dir', dataDir, '--grace-ms', '200', '--rate-burst', '1000', '--rate-per-second', '1000']);
+/**
+ * server.ts on `dataDir` (or with `--memory` among `flags`), as the helpers expect a server; `stop`
+ * sends a signal and waits for the exit.
+ */
+async function startNode(dataDir: string, flags = ['--grace-ms', '200', '--rate-burst', '1000', '--rate-per-second', '1000']): Promise<ChatServer & { stop(signal: NodeJS.Signals): Promise<number | null> }> {
+  const { child, port } = await spawnServer([...(flags.includes('--memory') ? [] : ['--data-dir', dataDir]), ...flags]);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -120,15 +123,12 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
 }
 
 test('with --memory a restart forgets everything, and says so: unknown-epoch, a new name', async () => {
-  const { child, port } = await spawnServer(['--memory']);
-  const first = { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+  const first = await startNode('', ['--memory']);
   const peer = await join(first);
   peer.client.send('gone with the process');
   await peer.client.nextOfType('message');
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-  const { port: again } = await spawnServer(['--memory']);
-  const back = await join({ url: `http://127.0.0.1:${again}`, port: again, close: async () => {} }, url({ token: peer.token, epoch: peer.synced.epoch, lastSeq: 1 }));
+  await first.stop('SIGKILL');
+  const back = await join(await startNode('', ['--memory']), url({ token: peer.token, epoch: peer.synced.epoch, lastSeq: 1 }));
   assert.deepEqual([back.synced.recovered, back.synced.reason, back.history.length], [false, 'unknown-epoch', 0]);
   assert.notEqual(back.token, peer.token);
 });
@@ -136,16 +136,13 @@ test('with --memory a restart forgets everything, and says so: unknown-epoch, a 
 for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   test(`a session connected when the server stops (${signal}) keeps its name for its TTL after`, async () => {
     const dataDir = tempDataDir();
-    const flags = ['--data-dir', dataDir, '--session-ttl-ms', '3000', '--grace-ms', '100'];
-    const { child, port } = await spawnServer(flags);
-    const node = { url: `http://127.0.0.1:${port}`, port, close: async () => {} };
+    const flags = ['--session-ttl-ms', '3000', '--grace-ms', '100'];
+    const node = await startNode(dataDir, flags);
     const holder = await join(node);
     // Connected for longer than the TTL: what counts is when it was last connected.
     await sleep(3500);
-    child.kill(signal);
-    await once(child, 'exit');
-    const { port: again } = await spawnServer(flags);
-    const restarted = { url: `http://127.0.0.1:${again}`, port: again, close: async () => {} };
+    await node.stop(signal);
+    const restarted = await startNode(dataDir, flags);
     const other = await join(restarted);
     other.client.send(`/nick ${holder.name.toUpperCase()}`);
     assert.equal((await other.client.nextOfType('error')).data.code, 'name-taken');
