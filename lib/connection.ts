@@ -326,7 +326,6 @@ export class Connection extends WebSocket implements Peer, Pulse {
           return;
         }
         session.name = to;
-        return engine.registerSession(session.token, this.room, to);
       })
       .catch((err: unknown) => {
         log(`rename failed in ${this.room}: ${String(err)}`);

@@ -194,6 +194,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       }
     }
   };
+  /** Records which name a session holds here, so that another process can take the session over. */
+  const register = async (token: string, room: string, name: string): Promise<void> => {
+    await client.set(`${prefix}session:${token}`, `${nodeId} ${room} ${name}`, { expiration: { type: 'PX', value: SESSION_TTL_MS } });
+  };
   const sweeper = setInterval(() => sweep().catch(() => {}), Math.max(100, Math.floor(nodeTtlMs / 3))).unref();
 
   return {
@@ -211,9 +215,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     async leave(room: string, name: string): Promise<void> {
       await leave(room, name, held);
     },
-    async registerSession(token, room, name) {
-      await client.set(`${prefix}session:${token}`, `${nodeId} ${room} ${name}`, { expiration: { type: 'PX', value: SESSION_TTL_MS } });
-    },
+    registerSession: register,
     async adoptSession(token, room) {
       const name = await run(ADOPT, [`${prefix}session:${token}`, held], [room, prefix, nodeId, SESSION_TTL_MS]);
       return typeof name === 'string' ? { name, isPresent: true } : undefined;
@@ -248,8 +250,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
     missed: async () => [],
     dropMissed: async () => {},
-    async rename(room, from, to) {
+    async rename(room, from, to, token) {
       const renamed = await run(RENAME, [...roomKeys(room), held], [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } }), `${room} ${from}`, `${room} ${to}`]);
+      if (renamed === 1) await register(token, room, to);
       return renamed === 1;
     },
     async publish(room, message, origin) {

@@ -41,8 +41,9 @@ export interface Engine {
   /** Every room that has peers or unexpired history, with how many peers it has. */
   rooms(): Promise<Array<{ room: string; peers: number }>>;
   /**
-   * Renames `from` to `to` for the session `token` and announces `peer-renamed`, or returns false when
-   * `to` is taken (ignoring case): someone is online under it, or another session owns it.
+   * Renames `from` to `to` for the session `token`, keeps the session's claim on `to` (as
+   * registerSession does), and announces `peer-renamed`; or returns false when `to` is taken
+   * (ignoring case): someone is online under it, or another session owns it.
    */
   rename(room: string, from: string, to: string, token: string): Promise<boolean>;
   /** Delivers an event that is not kept (typing) to every listener of `room`. */
