@@ -15,7 +15,7 @@ import type { Counters } from './metrics.ts';
 import { type Flusher, frameText, Outbox, PING_FRAME } from './outbox.ts';
 import { type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
-import type { Session, Sessions } from './sessions.ts';
+import { newToken, type Session, type Sessions } from './sessions.ts';
 
 export interface ConnectionContext {
   hub: Hub;
@@ -54,8 +54,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #typingTimer: NodeJS.Timeout | undefined;
   // Raised by the size of a replay until the reader has worked its way back under the limit.
   #bufferLimit = 0;
-  /** Live events that arrived while the replay was being read; sent after it. */
-  #held: Array<{ frame: Buffer; seq: number | undefined }> | undefined;
+  /** Live events that arrived while the greeting and replay were being read; sent after them. */
+  #held: Array<{ frame: Buffer; seq: number | undefined }> | undefined = [];
+  /** The room's position this client has: the newest seq it was sent. */
+  #seq = 0;
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
@@ -107,10 +109,21 @@ export class Connection extends WebSocket implements Peer, Pulse {
     (this as Connection).#receive(data, isBinary);
   }
 
-  /** Queues a framed event for this peer; `seq` is a chat message's, so that one the replay has is not sent twice. */
+  /**
+   * Queues a framed event for this peer. `seq` is the room's position after it (a chat message's
+   * seq, or 0 when numbering restarts): a message this client was sent already (in its replay, or
+   * heard late from another process) is not sent again, however late it comes.
+   */
   deliver(frame: Buffer, seq?: number): void {
-    if (this.#held) this.#held.push({ frame, seq });
-    else this.#send(frame);
+    if (this.#held) {
+      this.#held.push({ frame, seq });
+      return;
+    }
+    if (seq !== undefined) {
+      if (seq !== 0 && seq <= this.#seq) return;
+      this.#seq = seq;
+    }
+    this.#send(frame);
   }
 
   /**
@@ -148,9 +161,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
 
   /**
    * Takes the session back by its token or starts one, then greets and replays. The peer is in the
-   * hub before the replay is read, and what arrives meanwhile is held and sent after the replay,
-   * less the messages the replay already has: with an engine whose events come over the network
-   * (Redis) no message falls between the replay and the first live frame, nor comes twice.
+   * hub from the point of the room's stream where its presence snapshot was taken, before the
+   * replay is read; what arrives meanwhile is held and sent after the replay, and from then on no
+   * message it already has is sent again (see deliver): with an engine whose events come over the
+   * network (Redis) nothing falls between the snapshot, the replay and the live stream, nor comes twice.
    */
   async #enter(query: string): Promise<void> {
     const { engine, config, hub } = this.#context;
@@ -158,9 +172,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { since, token } = parseResume(query);
     const { peers, isFirst } = await this.#takeSession(token);
     const session = this.#session!;
-    this.#held = [];
-    hub.add(this);
-    this.#isInHub = true;
+    // The session is kept before its token is handed out.
+    await engine.registerSession(session.token, room, session.name);
     // Kept direct messages go to the session's first connection (others came while it was here).
     const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), isFirst ? engine.missed(session.token, room) : []]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
@@ -179,43 +192,44 @@ export class Connection extends WebSocket implements Peer, Pulse {
     // Kept direct messages are forgotten only once they are on their way to this connection.
     for (const direct of missed) this.#reply({ type: 'direct-message', data: { ...direct, missed: true } });
     if (missed.length > 0) engine.dropMissed(session.token, room, missed.length).catch((err: unknown) => this.#context.log(`could not forget the direct messages handed to ${session.name}: ${String(err)}`));
-    const held = this.#held;
+    this.#seq = replay.seq;
+    const held = this.#held!;
     this.#held = undefined;
-    for (const { frame, seq } of held) if (seq === undefined || seq > replay.seq) this.#send(frame);
+    for (const { frame, seq } of held) this.deliver(frame, seq);
     this.resume();
   }
 
   /**
    * Takes the session of `token` (one this process serves now, or one kept while it was away, or
-   * one another process issued) or starts a new one under a fresh name; returns the room's
-   * presence snapshot, and whether this is the session's only connection. The session is kept
-   * before its token is handed out.
+   * one another process holds) or starts one under a fresh name, and enters the room's presence
+   * with it; returns the presence snapshot, and whether this is the session's only connection.
    */
   async #takeSession(token: string | undefined): Promise<{ peers: string[]; isFirst: boolean }> {
-    const { sessions, engine } = this.#context;
+    const { sessions, engine, hub } = this.#context;
     const { room } = this;
-    let peers: string[] | undefined;
     let session = sessions.resume(token, room);
-    if (!session && token !== undefined) {
-      const adopted = await engine.adoptSession(token, room);
-      // Another connection of the same session may have taken it while this one waited.
-      session = sessions.resume(token, room);
-      if (!session && adopted) {
-        session = sessions.create(room, adopted.name, token);
-        this.#session = session;
-        if (!adopted.isPresent) peers = (await engine.join(room, adopted.name)).peers;
-      }
-    }
-    if (!session) {
-      const joined = await engine.join(room);
-      session = sessions.create(room, joined.name);
-      peers = joined.peers;
-    }
-    // Counted when the session was taken: connections that come while this one waits are not first.
-    const isFirst = this.#session === session || session.connections === 1;
-    this.#session = session;
-    await engine.registerSession(session.token, room, session.name);
-    return { peers: peers ?? (await engine.peers(room)), isFirst };
+    let isFirst = session?.connections === 1;
+    const owned = session?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
+    const enter = (request: { token: string; name?: string }) =>
+      engine.join(room, {
+        ...request,
+        // Synchronous at the snapshot's place in the stream: the peer hears every event after it.
+        onEnter: ({ name }) => {
+          // Another connection of the same session may have taken it while this one waited.
+          session ??= sessions.resume(request.token, room);
+          if (!session) {
+            session = sessions.create(room, name, request.token);
+            isFirst = true;
+          }
+          this.#session = session;
+          hub.add(this);
+          this.#isInHub = true;
+        },
+      });
+    const entered = (owned !== undefined && (await enter({ token: token!, name: owned }))) || (await enter({ token: newToken() }));
+    // A name that now belongs to someone else (Redis lost its data) is given up for a fresh one.
+    if (!entered) throw new Error('no name could be taken');
+    return { peers: entered.peers, isFirst };
   }
 
   #receive(data: RawData, isBinary: boolean): void {

@@ -34,36 +34,43 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
     room.expiry = undefined;
     return room;
   };
-  /** Events waiting for the batch being committed, in order, each marked when it exists only if the batch does; undefined when none waits. */
-  let waiting: Array<{ room: string; event: RoomEvent; isKept: boolean }> | undefined;
-  const emit = (room: string, event: RoomEvent): void => {
-    if (waiting) waiting.push({ room, event, isKept: false });
-    else listener(room, event);
+  /**
+   * Deliveries waiting for the batch being committed, in order, each marked when it exists only if
+   * the batch does; undefined when none waits. A join's `onEnter` waits here too, so that it runs at
+   * its place in the room's stream.
+   */
+  let waiting: Array<{ deliver: () => void; isKept: boolean }> | undefined;
+  const later = (deliver: () => void, isKept = false): void => {
+    if (waiting) waiting.push({ deliver, isKept });
+    else if (isKept) {
+      const queue = [{ deliver, isKept }];
+      waiting = queue;
+      store.afterCommit((isCommitted) => {
+        waiting = undefined;
+        for (const held of queue) if (isCommitted || !held.isKept) held.deliver();
+      });
+    } else deliver();
   };
+  const emit = (room: string, event: RoomEvent): void => later(() => listener(room, event));
   /** Delivers `event`, which the current batch keeps, once the batch is durable; if the batch fails, never. */
-  const emitKept = (room: string, event: RoomEvent): void => {
-    if (waiting) {
-      waiting.push({ room, event, isKept: true });
-      return;
-    }
-    const queue = [{ room, event, isKept: true }];
-    waiting = queue;
-    store.afterCommit((isCommitted) => {
-      waiting = undefined;
-      for (const held of queue) if (isCommitted || !held.isKept) listener(held.room, held.event);
-    });
-  };
+  const emitKept = (room: string, event: RoomEvent): void => later(() => listener(room, event), true);
   const isTaken = (room: string, names: Map<string, string>) => (candidate: string) => names.has(candidate.toLowerCase()) || store.nameOwner(room, candidate) !== undefined;
 
   return {
-    async join(room, claimed) {
+    async join(room, { name: claimed, onEnter }) {
       const { names } = roomOf(room);
       const name = claimed ?? generateName(isTaken(room, names), random, names.size);
       if (!names.has(name.toLowerCase())) {
         names.set(name.toLowerCase(), name);
         emit(room, { type: 'peer-joined', data: name });
       }
-      return { name, peers: [...names.values()] };
+      const presence = { name, peers: [...names.values()] };
+      return new Promise((resolve) =>
+        later(() => {
+          onEnter?.(presence);
+          resolve(presence);
+        }),
+      );
     },
     async leave(room, name, token) {
       if (token !== undefined) store.saveSession(token, room, name);
@@ -142,9 +149,8 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       store.saveSession(token, room, name);
       await store.commit();
     },
-    async adoptSession(token, room) {
-      const name = store.sessionName(token, room);
-      return name === undefined ? undefined : { name, isPresent: rooms.get(room)?.names.has(name.toLowerCase()) ?? false };
+    async findSession(token, room) {
+      return store.sessionName(token, room);
     },
     isHealthy: () => store.isHealthy(),
     async close(): Promise<void> {

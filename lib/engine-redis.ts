@@ -1,18 +1,22 @@
 // The engine over Redis, so that several plainchat processes act as one chat: names, presence,
-// numbering and history live in Redis, and every room event is published on a channel that every
-// process subscribes to. Each change that must be atomic (claim a name and announce it, number a
-// message, keep it and publish it) is one Lua script, so all processes see one order per room.
+// sessions, numbering and history live in Redis (see redis-scripts.ts for the keys), and every room
+// event is published on a channel that every process subscribes to. Each process keeps, for the
+// rooms it holds names in, the room's stream made whole (room-feed.ts): the listener hears each
+// change once, in order, with nothing lost while the subscriber connection was away.
 //
-// Keys, under a prefix (default `plainchat:`): `epoch`; per room `room:<room>:names` (hash,
-// lower-case name to name), `room:<room>:seq` (counter) and `room:<room>:history` (stream capped at
-// the history size, entry ids `<seq>-0`); `session:<token>`; `sent:<token> <id>`; per process `node:<id>` (its heartbeat, expiring) and `node:<id>:peers`
-// (set of `<room> <name>` it holds); events on channel `events:<room>`.
+// Outages: a lost connection is retried with backoff; after every reconnect the process resyncs
+// (resync below) before it publishes or acknowledges anything. A Redis that comes back without its
+// data (its epoch is gone) gets a new epoch, and the process puts its sessions back.
 
-import { randomBytes } from 'node:crypto';
-import type { Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Engine, RoomEvent, RoomListener } from './engine.ts';
 import { planPage, planReplay } from './history.ts';
+import { Liveness } from './liveness.ts';
 import { generateName } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
+import { BEAT, JOIN, LEAVE, MARK, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
+import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
+import type { DirectMessage } from './store.ts';
 
 type StreamEntry = { id: string; message: Record<string, string> };
 
@@ -25,93 +29,30 @@ export interface RedisEngineOptions {
   roomTtlMs: number;
   /** How long a message id is remembered against retries, in ms. */
   dedupeWindowMs: number;
+  /** How long a session owns its name (and keeps direct messages) after its last renewal, in ms. */
+  sessionTtlMs: number;
   /** Namespace for every key and channel, so that several chats can share one Redis. */
   prefix?: string;
   /**
-   * How long this process's heartbeat key lives unrenewed; renewed three times as often. When a
-   * process dies, another one finds its key gone and takes its peers out of their rooms.
+   * How long a process's heartbeat may stand still, as seen by another process while both reach
+   * Redis, before that one takes the silent one's peers out of their rooms. Beats are three times as often.
    */
   nodeTtlMs: number;
   random?: () => number;
 }
 
-/**
- * Claims a name if free, in the room and in this process's set (KEYS[4]) together; announces it;
- * returns everyone in the room. Keeps an emptied room's history alive again.
- */
-const JOIN = `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return false end
-redis.call('SADD', KEYS[4], ARGV[5])
-redis.call('PERSIST', KEYS[2])
-redis.call('PERSIST', KEYS[3])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return redis.call('HVALS', KEYS[1])`;
+/** Sessions are kept by a hash of their token, so that what Redis holds cannot be used to take one over. */
+const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url').slice(0, 22);
 
-/**
- * Releases a name if the process whose set is KEYS[4] still holds it (a session taken over by
- * another process is not) and it is still this peer's; announces it; an emptied room's history
- * expires after the TTL.
- */
-const LEAVE = `
-if redis.call('SREM', KEYS[4], ARGV[6]) == 0 then return 0 end
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-if redis.call('HLEN', KEYS[1]) == 0 then
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  redis.call('PEXPIRE', KEYS[3], ARGV[5])
-end
-return 1`;
-
-/** Renames unless the new name (ignoring case) belongs to someone else, in the room and in this process's set (KEYS[4]); announces it. */
-const RENAME = `
-local holder = redis.call('HGET', KEYS[1], ARGV[2])
-if holder and ARGV[2] ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-redis.call('SREM', KEYS[4], ARGV[6])
-redis.call('SADD', KEYS[4], ARGV[7])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1`;
-
-/**
- * Moves a session's name to this process (set KEYS[2]) if it is still held in the room; returns the
- * name. The session key holds `<node> <room> <name>`.
- */
-const ADOPT = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local owner, room, name = string.match(raw, '^(%S+) (%S+) (.+)$')
-if room ~= ARGV[1] then return false end
-if redis.call('HGET', ARGV[2] .. 'room:' .. room .. ':names', string.lower(name)) ~= name then return false end
-local member = room .. ' ' .. name
-redis.call('SREM', ARGV[2] .. 'node:' .. owner .. ':peers', member)
-redis.call('SADD', KEYS[2], member)
-redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. member, 'PX', ARGV[4])
-return name`;
-
-/**
- * Numbers a message, keeps it in the capped stream and publishes it; returns it as JSON. With a
- * dedupe key (KEYS[3], ARGV[4] its lifetime in ms) already set, returns what that key got instead.
- */
-const PUBLISH = `
-if ARGV[4] ~= '' then
-  local prior = redis.call('GET', KEYS[3])
-  if prior then return prior end
-end
-local seq = redis.call('INCR', KEYS[1])
-local message = ARGV[2] .. seq .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], seq .. '-0', 'm', message)
-redis.call('PUBLISH', ARGV[1], '{"type":"message","data":' .. message .. '}')
-if ARGV[4] ~= '' then redis.call('SET', KEYS[3], message, 'PX', ARGV[4]) end
-return message`;
+/** Parses a script's snapshot answer: {'ok', seq, names...}. */
+const toSnapshot = (answer: string[]): Snapshot => ({ seq: Number(answer[1]), names: answer.slice(2) });
 
 /**
  * Connects to Redis and returns an engine over it. The `redis` package is an optional dependency,
  * loaded only here; without it, this says what to install.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { url, listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  const { url, listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
   let redis: typeof import('redis');
   try {
     redis = await import('redis');
@@ -119,10 +60,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     throw new Error('--redis-url needs the Redis client: run `npm install redis` next to plainchat');
   }
   // At start an unreachable Redis is an error the operator sees at once; once connected, a lost
-  // connection is retried with backoff, up to 5 s apart.
+  // connection is retried with backoff, at most a third of the node TTL apart, so that a process is
+  // back (and beating) well within the TTL of Redis's return.
+  const beatEveryMs = Math.max(100, Math.floor(nodeTtlMs / 3));
   let hasConnected = false;
   const reconnectStrategy = (retries: number, cause: Error): number | Error =>
-    hasConnected ? Math.min(50 * 2 ** retries, 5000) : retries >= 2 ? new Error(`cannot reach Redis at ${url}: ${cause.message}`) : 200;
+    hasConnected ? Math.min(50 * 2 ** retries, 5000, beatEveryMs) : retries >= 2 ? new Error(`cannot reach Redis at ${url}: ${cause.message}`) : 200;
   // Without the offline queue a command fails at once while Redis is away, so a sender is told
   // (`unavailable`) instead of waiting on a message that may never go out.
   const client = redis.createClient({ url, socket: { reconnectStrategy }, disableOfflineQueue: true });
@@ -134,19 +77,25 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   hasConnected = true;
 
   const key = (room: string, part: string) => `${prefix}room:${room}:${part}`;
-  const channel = (room: string) => `${prefix}events:${room}`;
-  const roomKeys = (room: string) => [key(room, 'names'), key(room, 'seq'), key(room, 'history')];
-  const encode = (event: RoomEvent) => JSON.stringify(event);
+  const channelPrefix = `${prefix}events:`;
+  const run = async (script: string, args: Array<string | number>) => client.eval(script, { keys: [], arguments: [prefix, ...args.map(String)] });
 
   // The epoch names this Redis's history: it outlives every process, so a resume works on any node.
-  await client.set(`${prefix}epoch`, randomBytes(8).toString('hex'), { condition: 'NX' });
-  const epoch = (await client.get(`${prefix}epoch`))!;
+  const newEpoch = async (): Promise<string> => {
+    await client.set(`${prefix}epoch`, randomBytes(8).toString('hex'), { condition: 'NX' });
+    return (await client.get(`${prefix}epoch`))!;
+  };
+  let epoch = await newEpoch();
+  const nodeId = randomBytes(8).toString('hex');
+  const nodeSet = `${prefix}node:${nodeId}:peers`;
+  await client.hSet(`${prefix}nodes`, nodeId, 0);
 
-  const eventsPrefix = channel('');
-  await subscriber.pSubscribe(`${eventsPrefix}*`, (message, from) => {
-    listener(from.slice(eventsPrefix.length), JSON.parse(message) as RoomEvent);
-  });
-
+  /** The kept messages numbered `from` to `to`, in order. */
+  const range = async (room: string, from: number, to: number): Promise<ChatMessage[]> => {
+    if (from > to) return [];
+    const entries = await client.xRange(key(room, 'history'), `${from}-0`, `${to}-0`);
+    return (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
+  };
   /**
    * The room's newest seq and its oldest kept one (newest + 1 when none is kept), read at one
    * instant: a message published after it has a higher seq.
@@ -156,69 +105,258 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     const newest = Number(seq ?? 0);
     return { newest, oldest: first[0] ? Number(first[0].id.split('-')[0]) : newest + 1 };
   };
-  /** The kept messages numbered `from` to `to`, in order. */
-  const range = async (room: string, from: number, to: number): Promise<ChatMessage[]> => {
-    if (from > to) return [];
-    const entries = await client.xRange(key(room, 'history'), `${from}-0`, `${to}-0`);
-    return (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
-  };
-  const run = (script: string, keys: string[], args: Array<string | number>) => client.eval(script, { keys, arguments: args.map(String) });
-  /** Takes `name` out of `room` if the process whose set is `holder` still holds it. */
-  const leave = (room: string, name: string, holder: string) =>
-    run(LEAVE, [...roomKeys(room), holder], [name.toLowerCase(), name, channel(room), encode({ type: 'peer-left', data: name }), roomTtlMs, `${room} ${name}`]);
-  // A session key outlives any grace period; it only lets another process take the name over.
-  const SESSION_TTL_MS = 24 * 3600 * 1000;
 
-  // This process's heartbeat, and the names it holds, so that the others can clean up after it.
-  const nodeId = randomBytes(8).toString('hex');
-  const nodeKey = (id: string) => `${prefix}node:${id}`;
-  const held = nodeKey(`${nodeId}:peers`);
-  const beat = () => client.set(nodeKey(nodeId), '1', { expiration: { type: 'PX', value: nodeTtlMs } });
-  await beat();
-  /** Takes every name in a process's set out of its room (room names have no spaces; names may). */
-  const leaveAll = async (set: string) => {
-    for (const member of await client.sMembers(set)) {
-      const at = member.indexOf(' ');
-      await leave(member.slice(0, at), member.slice(at + 1), set);
+  // The rooms this process holds names in (or is joining), each with its stream made whole.
+  const feeds = new Map<string, RoomFeed>();
+  const feedOf = (room: string): RoomFeed => {
+    let feed = feeds.get(room);
+    if (!feed) {
+      feed = new RoomFeed({
+        deliver: (event) => listener(room, event),
+        read: (from, to) => range(room, from, to),
+        epoch: () => epoch,
+        onForeignEpoch: () => void resync(),
+        retryMs: beatEveryMs,
+      });
+      feeds.set(room, feed);
     }
-    await client.del(set);
+    return feed;
   };
-  // Any process may find a dead one; LEAVE is idempotent, so two finding it at once is harmless.
-  const sweep = async () => {
-    await beat();
-    for await (const keys of client.scanIterator({ MATCH: nodeKey('*:peers'), COUNT: 1000 })) {
-      for (const found of keys) {
-        const id = found.slice(nodeKey('').length, -':peers'.length);
-        if (id === nodeId || (await client.exists(nodeKey(id)))) continue;
-        await leaveAll(found);
+  const dropIfIdle = (room: string, feed: RoomFeed) => {
+    if (!feed.isIdle || feeds.get(room) !== feed) return;
+    feed.close();
+    feeds.delete(room);
+  };
+  let tags = 0;
+  const newTag = () => `${nodeId}:${++tags}`;
+
+  await subscriber.pSubscribe(`${channelPrefix}*`, (message, from) => {
+    const room = from.slice(channelPrefix.length);
+    const wire = JSON.parse(message) as Wire;
+    const feed = feeds.get(room);
+    if (feed) feed.receive(wire);
+    // A room nobody here holds has no listener worth keeping order for; its events pass as heard.
+    else if (wire.type !== 'sync') {
+      delete wire.sync;
+      listener(room, wire);
+    }
+  });
+
+  /**
+   * Enters `name` for session `token` in `room` and settles at the join's mark, with the room's
+   * presence there; 'taken' or 'epoch' when the script refused.
+   */
+  const claim = async (room: string, token: string, name: string, isOwned: boolean, onEnter: (names: string[]) => void): Promise<'ok' | 'taken' | 'epoch'> => {
+    const feed = feedOf(room);
+    const tag = newTag();
+    const lower = name.toLowerCase();
+    feed.joining++;
+    try {
+      let settle!: () => void;
+      const settled = new Promise<void>((resolve) => (settle = resolve));
+      feed.expect(tag, (names) => {
+        onEnter(names);
+        settle();
+      });
+      const wantsSnapshot = feed.names === undefined;
+      let answer: unknown;
+      try {
+        answer = await run(JOIN, [epoch, room, lower, name, nodeId, hashToken(token), sessionTtlMs, tag, wantsSnapshot ? '1' : '', isOwned ? '1' : '']);
+      } catch (err) {
+        feed.cancel(tag);
+        throw err;
+      }
+      if (answer === 'taken' || answer === 'epoch') {
+        feed.cancel(tag);
+        return answer;
+      }
+      feed.holds.set(lower, { name, token });
+      feed.answered(tag, wantsSnapshot ? toSnapshot(answer as string[]) : undefined);
+      await settled;
+      return 'ok';
+    } finally {
+      feed.joining--;
+      dropIfIdle(room, feed);
+    }
+  };
+
+  /** Takes `name` out of this process's holdings in `room`, renewing the session's claim when `token` is given. */
+  const release = (room: string, name: string, token?: string) =>
+    run(LEAVE, [roomTtlMs, room, name.toLowerCase(), name, nodeId, token === undefined ? '' : hashToken(token), sessionTtlMs]);
+
+  // Liveness and recovery.
+  const liveness = new Liveness(nodeTtlMs);
+  let resyncing: Promise<void> | undefined;
+  let needsResync = false;
+  let isClosed = false;
+
+  /**
+   * Puts this process back in step with Redis after a break: the epoch (a new one if Redis lost
+   * its data, and every feed's numbering restarts), this process registered, every name it holds
+   * claimed again (a name someone else took meanwhile is given up for a fresh one, and the listener
+   * told of the rename), every name Redis says it holds but it does not released, and every feed
+   * replaced by a snapshot taken at a mark (who came and went, and the messages it missed).
+   */
+  const resync = (): Promise<void> => {
+    needsResync = true;
+    resyncing ??= (async () => {
+      while (needsResync && !isClosed) {
+        needsResync = false;
+        try {
+          await resyncOnce();
+        } catch {
+          needsResync = true;
+          await new Promise((resolve) => setTimeout(resolve, beatEveryMs).unref());
+        }
+      }
+      resyncing = undefined;
+    })();
+    return resyncing;
+  };
+
+  const resyncOnce = async (): Promise<void> => {
+    liveness.reset();
+    const current = await newEpoch();
+    if (current !== epoch) {
+      epoch = current;
+      for (const feed of feeds.values()) feed.restart(epoch);
+    }
+    await client.hSet(`${prefix}nodes`, nodeId, 0);
+    const wanted = new Set<string>();
+    for (const [room, feed] of feeds) {
+      for (const [lower, { name, token }] of [...feed.holds]) {
+        wanted.add(`${room}\n${lower}\n${name}`);
+        const answer = await run(JOIN, [epoch, room, lower, name, nodeId, hashToken(token), sessionTtlMs, '', '', '1']);
+        if (answer !== 'taken') continue;
+        // Only after Redis lost its data: another session took this name before this process was back.
+        feed.holds.delete(lower);
+        const fresh = await pickAndClaim(room, token, feed);
+        listener(room, { type: 'peer-renamed', data: { from: name, to: fresh } });
       }
     }
+    for (const held of await client.sMembers(nodeSet)) {
+      if (wanted.has(held)) continue;
+      const [room, , name] = held.split('\n') as [string, string, string];
+      if (!feeds.get(room)?.holds.has(name.toLowerCase())) await release(room, name);
+    }
+    // Each feed replaced at a mark: the subscriber is listening again once the mark comes back
+    // (if it does not within the node TTL, the subscription is not back yet, and the resync is tried again).
+    await Promise.all(
+      [...feeds].map(async ([room, feed]) => {
+        const tag = newTag();
+        let timer: NodeJS.Timeout | undefined;
+        const settled = new Promise<void>((resolve, reject) => {
+          feed.expect(tag, () => resolve(), true);
+          timer = setTimeout(() => reject(new Error('the subscriber did not hear its mark')), nodeTtlMs).unref();
+        });
+        try {
+          feed.answered(tag, toSnapshot((await run(MARK, [room, tag])) as string[]));
+          await settled;
+        } finally {
+          clearTimeout(timer);
+          feed.cancel(tag);
+        }
+      }),
+    );
   };
-  /** Records which name a session holds here, so that another process can take the session over. */
-  const register = async (token: string, room: string, name: string): Promise<void> => {
-    await client.set(`${prefix}session:${token}`, `${nodeId} ${room} ${name}`, { expiration: { type: 'PX', value: SESSION_TTL_MS } });
+
+  /** Claims a fresh name for `token` (no name refused is tried twice); returns it. */
+  const pickAndClaim = async (room: string, token: string, feed: RoomFeed, onEnter: (name: string, names: string[]) => void = () => {}): Promise<string> => {
+    const refused = new Set<string>();
+    for (;;) {
+      const names = feed.names ?? new Map<string, string>();
+      const name = generateName((candidate) => names.has(candidate.toLowerCase()) || refused.has(candidate.toLowerCase()), random, names.size);
+      const outcome = await claim(room, token, name, false, (names) => onEnter(name, names));
+      if (outcome === 'ok') return name;
+      if (outcome === 'epoch') await resync();
+      // Someone else's, here or owned while away: pick again.
+      refused.add(name.toLowerCase());
+    }
   };
-  const sweeper = setInterval(() => sweep().catch(() => {}), Math.max(100, Math.floor(nodeTtlMs / 3))).unref();
+
+  const sweep = async (counts: Map<string, string>) => {
+    for (const { id, count } of liveness.observe(counts, performance.now())) {
+      if (id !== nodeId) await run(SWEEP, [roomTtlMs, id, count]);
+    }
+  };
+  const beat = async () => {
+    if (resyncing || !client.isReady) return;
+    try {
+      const answer = (await run(BEAT, [epoch, nodeId])) as string[];
+      if (answer[0] !== 'ok') {
+        await resync();
+        return;
+      }
+      const counts = new Map<string, string>();
+      for (let i = 1; i < answer.length; i += 2) counts.set(answer[i]!, answer[i + 1]!);
+      await sweep(counts);
+    } catch {
+      liveness.reset();
+    }
+  };
+  const beater = setInterval(() => void beat(), beatEveryMs).unref();
+  // Every reconnect of either connection resyncs (the subscriber's own subscriptions come back with it).
+  for (const connection of [client, subscriber]) connection.on('ready', () => void resync());
+
+  /** Resolves once this process's listener has had `message` (the sender's own copy goes out before its ack). */
+  const heardHere = async (room: string, message: ChatMessage): Promise<void> => {
+    const feed = feeds.get(room);
+    if (!feed) return;
+    const timer = setInterval(() => feed.catchUp(message.seq), beatEveryMs).unref();
+    try {
+      await feed.delivered(message.seq);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+  /** A script found another epoch in Redis (it lost its data): nothing is done until the resync. */
+  const refuseForeignEpoch = (answer: unknown): void => {
+    if (answer !== 'epoch') return;
+    void resync();
+    throw new Error('Redis holds another history now; resyncing');
+  };
+  const isHealthy = () => client.isReady && subscriber.isReady && resyncing === undefined;
 
   return {
-    async join(room, claimed): Promise<Presence> {
-      for (;;) {
-        const taken = claimed === undefined ? await client.hGetAll(key(room, 'names')) : {};
-        const name = claimed ?? generateName((candidate) => candidate.toLowerCase() in taken, random, Object.keys(taken).length);
-        const peers = (await run(JOIN, [...roomKeys(room), held], [name.toLowerCase(), name, channel(room), encode({ type: 'peer-joined', data: name }), `${room} ${name}`])) as string[] | null;
-        if (peers) return { name, peers };
-        // A session's own name is online already (another of its connections): nothing to announce.
-        if (claimed !== undefined) return { name, peers: await client.hVals(key(room, 'names')) };
-        // Another node claimed the name between the read and the claim: pick again.
+    async join(room, { token, name, onEnter }) {
+      if (!isHealthy()) throw new Error('Redis is not reachable just now');
+      const feed = feedOf(room);
+      let entered: string[] = [];
+      const enter = (claimed: string) => (names: string[]) => {
+        entered = names;
+        onEnter?.({ name: claimed, peers: names });
+      };
+      if (name !== undefined) {
+        let outcome = await claim(room, token, name, true, enter(name));
+        if (outcome === 'epoch') {
+          await resync();
+          outcome = await claim(room, token, name, true, enter(name));
+        }
+        if (outcome !== 'ok') return undefined;
+        return { name, peers: entered };
+      }
+      feed.joining++;
+      try {
+        const picked = await pickAndClaim(room, token, feed, (claimed, names) => enter(claimed)(names));
+        return { name: picked, peers: entered };
+      } finally {
+        feed.joining--;
       }
     },
-    async leave(room: string, name: string): Promise<void> {
-      await leave(room, name, held);
+    async leave(room, name, token) {
+      const feed = feeds.get(room);
+      feed?.holds.delete(name.toLowerCase());
+      if (feed) dropIfIdle(room, feed);
+      // Failed while Redis is away: the resync after it comes back releases what is not held.
+      await release(room, name, token).catch(() => void resync());
     },
-    registerSession: register,
-    async adoptSession(token, room) {
-      const name = await run(ADOPT, [`${prefix}session:${token}`, held], [room, prefix, nodeId, SESSION_TTL_MS]);
-      return typeof name === 'string' ? { name, isPresent: true } : undefined;
+    async registerSession(token, room, name) {
+      await run(RENEW, [room, name.toLowerCase(), name, hashToken(token), sessionTtlMs]);
+    },
+    async findSession(token, room) {
+      const kept = await client.get(`${prefix}session:${hashToken(token)}`);
+      const at = kept?.indexOf('\n') ?? -1;
+      return kept && kept.slice(0, at) === room ? kept.slice(at + 1) : undefined;
     },
     async rooms() {
       const counts = new Map<string, number>();
@@ -234,34 +372,58 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       }
       return [...counts].map(([room, peers]) => ({ room, peers })).sort((a, b) => a.room.localeCompare(b.room));
     },
-    async peers(room: string) {
+    async peers(room) {
       return client.hVals(key(room, 'names'));
     },
     async signal(room, event) {
-      await client.publish(channel(room), encode(event));
+      await client.publish(`${channelPrefix}${room}`, JSON.stringify(event));
     },
-    // Over Redis a direct message reaches the recipient's connections on any node, if it is online.
+    // Reaches the recipient's connections on any node while its name is online; a session away
+    // has it kept (for the session TTL) until it next connects.
     async direct(room, message) {
-      const wanted = message.to.toLowerCase();
-      const to = (await client.hVals(key(room, 'names'))).find((name) => name.toLowerCase() === wanted);
+      const lower = message.to.toLowerCase();
+      const [online, owner] = await client.multi().hGet(key(room, 'names'), lower).get(`${prefix}owner:${room}:${lower}`).exec() as unknown as [string | null, string | null];
+      const kept = online === null && owner !== null ? await client.get(`${prefix}session:${owner}`) : null;
+      const to = online ?? kept?.slice(kept.indexOf('\n') + 1);
       if (to === undefined) return 'unknown';
-      await client.publish(channel(room), encode({ type: 'direct-message', data: { ...message, to } }));
-      return 'live';
+      const event: RoomEvent = { type: 'direct-message', data: { ...message, to, ...(online === null && { stored: true as const }) } };
+      if (online === null) {
+        const mail = `${prefix}mail:${owner}:${room}`;
+        await client.multi().rPush(mail, JSON.stringify({ ...message, to })).pExpire(mail, sessionTtlMs).exec();
+      }
+      await client.publish(`${channelPrefix}${room}`, JSON.stringify(event));
+      return online === null ? 'stored' : 'live';
     },
-    missed: async () => [],
-    dropMissed: async () => {},
+    async missed(token, room) {
+      const kept = await client.lRange(`${prefix}mail:${hashToken(token)}:${room}`, 0, -1);
+      return kept.map((json) => JSON.parse(json) as DirectMessage);
+    },
+    async dropMissed(token, room, count) {
+      await client.lTrim(`${prefix}mail:${hashToken(token)}:${room}`, count, -1);
+    },
     async rename(room, from, to, token) {
-      const renamed = await run(RENAME, [...roomKeys(room), held], [from.toLowerCase(), to.toLowerCase(), to, channel(room), encode({ type: 'peer-renamed', data: { from, to } }), `${room} ${from}`, `${room} ${to}`]);
-      if (renamed === 1) await register(token, room, to);
-      return renamed === 1;
+      const answer = await run(RENAME, [epoch, room, from.toLowerCase(), from, to.toLowerCase(), to, hashToken(token), sessionTtlMs]);
+      refuseForeignEpoch(answer);
+      if (answer !== 1) return false;
+      const feed = feeds.get(room);
+      const held = feed?.holds.get(from.toLowerCase());
+      if (feed && held) {
+        feed.holds.delete(from.toLowerCase());
+        feed.holds.set(to.toLowerCase(), { ...held, name: to });
+      }
+      return true;
     },
     async publish(room, message, origin) {
-      const dedupeKey = origin.id === undefined ? undefined : `${origin.token} ${origin.id}`;
+      // Not while resyncing: a message published before the subscriber listens again is heard by the resync, not lost, but its ack would come first.
+      if (!isHealthy()) throw new Error('Redis is not reachable just now');
+      const dedupe = origin.id === undefined ? '' : `${hashToken(origin.token)} ${origin.id}`;
       // The JSON up to `"seq":`; the script appends the number it draws.
       const head = `${JSON.stringify({ ...message, epoch }).slice(0, -1)},"seq":`;
-      const dedupe = `${prefix}sent:${dedupeKey ?? ''}`;
-      const json = (await run(PUBLISH, [key(room, 'seq'), key(room, 'history'), dedupe], [channel(room), head, historySize, dedupeKey === undefined ? '' : dedupeWindowMs])) as string;
-      return JSON.parse(json) as ChatMessage;
+      const answer = await run(PUBLISH, [epoch, room, head, historySize, dedupe, dedupeWindowMs]);
+      refuseForeignEpoch(answer);
+      const published = JSON.parse(answer as string) as ChatMessage;
+      await heardHere(room, published);
+      return published;
     },
     async replay(room, since, recent) {
       const { newest, oldest } = await span(room);
@@ -273,12 +435,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const { from, to, more } = planPage(newest, oldest, before, limit);
       return { messages: await range(room, from, to), more };
     },
-    isHealthy: () => client.isReady && subscriber.isReady,
+    isHealthy,
     async close(): Promise<void> {
-      clearInterval(sweeper);
+      isClosed = true;
+      clearInterval(beater);
+      for (const feed of feeds.values()) feed.close();
       // A process that stops in order takes its peers out at once; one that dies is swept.
-      await leaveAll(held);
-      await client.del(nodeKey(nodeId));
+      for (const [room, feed] of feeds) for (const { name } of feed.holds.values()) await release(room, name).catch(() => {});
+      await client.multi().del(nodeSet).hDel(`${prefix}nodes`, nodeId).exec();
       await subscriber.close();
       await client.close();
     },

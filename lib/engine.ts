@@ -12,7 +12,9 @@ export type RoomEvent =
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'direct-message'; data: DirectMessage & { stored?: true } }
-  | { type: 'message'; data: ChatMessage };
+  | { type: 'message'; data: ChatMessage }
+  // The history this room's positions refer to is gone (Redis came back empty): numbering restarts in `epoch`.
+  | { type: 'history-reset'; data: { epoch: string } };
 
 /** Receives every event of every room, in each room's order. */
 export type RoomListener = (room: string, event: RoomEvent) => void;
@@ -26,13 +28,30 @@ export interface Presence {
   peers: string[];
 }
 
+/** How a session enters a room's presence (see Engine.join). */
+export interface JoinRequest {
+  /** The session's token: the name is owned by it from the join on. */
+  token: string;
+  /** The name the session owns already; without it a fresh name is picked. */
+  name?: string;
+  /**
+   * Called once, synchronously at the point of the room's event stream where the join takes
+   * effect, with the presence there (the joiner included). Every event the listener gets after this
+   * call happened after that point, and none before it does: a caller that starts listening here
+   * (the hub) misses nothing and hears nothing twice.
+   */
+  onEnter?: (presence: Presence) => void;
+}
+
 export interface Engine {
   /**
-   * Enters `room`'s presence, announces `peer-joined`, and returns the presence snapshot. Without
-   * `name`, a fresh name is picked that nobody is online under and no session owns; with it, the
-   * caller's session owns that name and comes back under it.
+   * Enters `room`'s presence for a session, announces `peer-joined` unless the name is online
+   * already (another connection of the session, on any process), and resolves with the presence
+   * snapshot once `onEnter` has run. Without `name`, a fresh name is picked that nobody is online
+   * under and no session owns. With it, the session comes back under its name; resolves undefined
+   * when the name now belongs to another session (only after Redis lost its data).
    */
-  join(room: string, name?: string): Promise<Presence>;
+  join(room: string, request: JoinRequest): Promise<Presence | undefined>;
   /**
    * Releases `name` from presence and announces `peer-left`. Leaving twice is harmless. With the
    * session's `token`, an engine that keeps sessions renews its ownership of the name from now.
@@ -62,7 +81,8 @@ export interface Engine {
   peers(room: string): Promise<string[]>;
   /**
    * Numbers a chat message (the room's next `seq`), keeps it in history, and delivers it to every
-   * listener; resolves once it is kept (durably, with a store on disk). With `origin.id`, an id the
+   * listener; resolves once it is kept (durably, with a store on disk) and this process's listener
+   * has had it, so that the sender's own copy always goes out before its ack. With `origin.id`, an id the
    * session already published within the dedupe window returns that message again and publishes nothing.
    */
   publish(room: string, message: Omit<ChatMessage, 'seq' | 'epoch'>, origin: Origin): Promise<ChatMessage>;
@@ -81,12 +101,10 @@ export interface Engine {
    */
   registerSession(token: string, room: string, name: string): Promise<void>;
   /**
-   * Finds a session this process is not serving now: one kept in the store (its name owned while
-   * it was away; `isPresent` false, so the caller joins under it), or one another process issued
-   * whose name is still online in `room` (over Redis; `isPresent` true, and the issuing process's
-   * grace-period leave then does nothing).
+   * The name a session this process is not serving now owns in `room`: kept while it was away, or
+   * held by another process (over Redis), where it may be online still. The caller joins under it.
    */
-  adoptSession(token: string, room: string): Promise<{ name: string; isPresent: boolean } | undefined>;
+  findSession(token: string, room: string): Promise<string | undefined>;
   /** False while the engine cannot reach what it keeps its state in (Redis down): sends then fail. */
   isHealthy(): boolean;
   close(): Promise<void>;

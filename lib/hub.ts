@@ -12,7 +12,11 @@ export interface Peer {
   readonly room: string;
   /** Changes when the peer's session renames itself. */
   readonly name: string;
-  /** Queues one framed WebSocket message to the peer (`seq`: a chat message's); every outgoing frame passes here (see connection.ts). */
+  /**
+   * Queues one framed WebSocket message to the peer; every outgoing frame passes here (see
+   * connection.ts). `seq` is the room's position after it: a chat message's seq, or 0 when
+   * numbering restarts.
+   */
   deliver(frame: Buffer, seq?: number): void;
 }
 
@@ -22,8 +26,11 @@ type PresenceChange = 'peer-joined' | 'peer-left';
 export class Hub {
   #size = 0;
   readonly #rooms = new Map<string, Set<Peer>>();
-  /** Per room, the joins or leaves heard and not yet sent: one frame carries them all. */
-  readonly #presence = new Map<string, { type: PresenceChange; names: string[] }>();
+  /**
+   * Per room, the joins or leaves heard and not yet sent: one frame carries them all. `late` holds
+   * the peers added while the batch waited, each with how many of its names its snapshot has.
+   */
+  readonly #presence = new Map<string, { type: PresenceChange; names: string[]; late?: Map<Peer, number> }>();
   /** Per room with local peers, the last snapshot framed, to extend when the next one only adds names. */
   readonly #snapshots = new Map<string, { names: string[]; json: string }>();
   readonly #counters: Counters;
@@ -35,11 +42,17 @@ export class Hub {
     this.#presenceBatchMs = presenceBatchMs;
   }
 
+  /**
+   * Adds a peer whose presence snapshot is the room's as of now (see Engine.join's `onEnter`): of
+   * the joins or leaves waiting to be sent, it is sent only those heard after this.
+   */
   add(peer: Peer): void {
     let room = this.#rooms.get(peer.room);
     if (!room) this.#rooms.set(peer.room, (room = new Set()));
     if (!room.has(peer)) this.#size++;
     room.add(peer);
+    const waiting = this.#presence.get(peer.room);
+    if (waiting) (waiting.late ??= new Map()).set(peer, waiting.names.length);
   }
 
   remove(peer: Peer): void {
@@ -107,6 +120,11 @@ export class Hub {
     const room = this.#rooms.get(roomName);
     if (!room) return;
     const frame = frameText(encodeEvent(event));
+    if (event.type === 'history-reset') {
+      // Every peer's position restarts: the next message is seq 1 of the new epoch.
+      for (const peer of room) peer.deliver(frame, 0);
+      return;
+    }
     if (event.type === 'direct-message') {
       // Only to the two ends (every connection of each), on whichever process they are.
       const { from, to } = event.data;
@@ -128,20 +146,19 @@ export class Hub {
     this.#presence.delete(roomName);
     const room = this.#rooms.get(roomName);
     if (!room) return;
-    const { type, names } = waiting;
+    const { type, names, late } = waiting;
     const encoded = names.map((name) => JSON.stringify(name));
     const list = `[${encoded.join(',')}]`;
     const frame = frameText(`{"type":"${type}","data":${list}}`);
-    // A peer that joined during this batch has the names before its own in its snapshot: it is sent
-    // only those after it, and never its own arrival. Its list is a slice of the batch's JSON, so a
-    // storm of k joins in one batch costs k copies, not k² names serialized.
-    const joiners = type === 'peer-joined' ? new Map(names.map((name, index) => [name, index])) : undefined;
+    // A peer added during this batch has the names before its place in its snapshot (its own
+    // arrival among them): it is sent only those after. Its list is a slice of the batch's JSON, so
+    // a storm of k joins in one batch costs k copies, not k² names serialized.
     const starts: number[] = [];
-    if (joiners) for (let at = 1, i = 0; i < encoded.length; at += encoded[i]!.length + 1, i++) starts.push(at);
+    if (late) for (let at = 1, i = 0; i < encoded.length; at += encoded[i]!.length + 1, i++) starts.push(at);
     for (const peer of room) {
-      const index = joiners?.get(peer.name);
-      if (index === undefined) peer.deliver(frame);
-      else if (index < names.length - 1) peer.deliver(frameText(`{"type":"${type}","data":[${list.slice(starts[index + 1])}}`));
+      const known = late?.get(peer);
+      if (known === undefined) peer.deliver(frame);
+      else if (known < names.length) peer.deliver(frameText(`{"type":"${type}","data":[${list.slice(starts[known])}}`));
     }
   }
 

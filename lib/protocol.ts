@@ -30,6 +30,7 @@ export type ServerEvent =
   | { type: 'ack'; data: { id: string; seq: number } }
   | { type: 'direct-message'; data: DirectMessage & { stored?: true; missed?: true } }
   | { type: 'history-page'; data: { before: number; count: number; more: boolean } }
+  | { type: 'history-reset'; data: { epoch: string } }
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }

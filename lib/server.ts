@@ -52,13 +52,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
   const heartbeat = new Heartbeat(config.heartbeatMs);
-  const engine = await createEngine(config, (room, event) => hub.dispatch(room, event), (room, name) => hub.hasPeerNamed(room, name), now, random);
-  const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
-  const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   // Connected sessions are renewed a tenth of the TTL apart (at most hourly), so that one connected
   // when the process dies keeps its name for at least nine tenths of the TTL after.
   const renewEveryMs = Math.max(1000, Math.min(config.sessionTtlMs / 10, 3_600_000));
   const sessions = new Sessions({ graceMs: config.graceMs, now, renewEveryMs, renew: (s) => engine.registerSession(s.token, s.room, s.name) });
+  const listener: RoomListener = (room, event) => {
+    // A session may rename itself on another process while this one holds it too.
+    if (event.type === 'peer-renamed') sessions.renamed(room, event.data.from, event.data.to);
+    hub.dispatch(room, event);
+  };
+  const engine = await createEngine(config, listener, (room, name) => hub.hasPeerNamed(room, name), now, random);
+  const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
+  const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
   const context = { hub, flusher: new Flusher(counters), heartbeat, counters, caps, sessions, engine, config, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
@@ -199,7 +204,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
  */
 async function createEngine(config: Config, listener: RoomListener, isConnected: (room: string, name: string) => boolean, now: () => number, random: () => number): Promise<Engine> {
   const { historySize, historyDays, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs } = config;
-  if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
+  if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
   const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, dedupeWindowMs, recentWindow: config.historyOnJoin, now };
   const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous });
   return createMemoryEngine({ listener, store, roomTtlMs, isConnected, random });

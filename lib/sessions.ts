@@ -26,6 +26,11 @@ export interface SessionOptions {
   renewEveryMs?: number;
 }
 
+/** A fresh session token: 24 random bytes, URL-safe. */
+export function newToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
 /** Every connected or recently disconnected session of this process, by token. */
 export class Sessions {
   readonly #byToken = new Map<string, Session>();
@@ -42,8 +47,8 @@ export class Sessions {
     if (renew) await Promise.all([...this.#byToken.values()].map((session) => renew(session).catch(() => {})));
   }
 
-  /** Starts a session for a name just claimed in `room`, with one connection; `token` is given when another process issued it. */
-  create(room: string, name: string, token = randomBytes(24).toString('base64url')): Session {
+  /** Starts a session with one connection for a name `token` just entered `room` under. */
+  create(room: string, name: string, token: string): Session {
     const session: Session = { token, room, name, connections: 1 };
     this.#byToken.set(session.token, session);
     return session;
@@ -71,6 +76,11 @@ export class Sessions {
     };
     if (immediately || this.#options.graceMs === 0) end();
     else session.expiry = setTimeout(end, this.#options.graceMs).unref();
+  }
+
+  /** The session holding `from` in `room` is called `to` now: it renamed itself, maybe on another process. */
+  renamed(room: string, from: string, to: string): void {
+    for (const session of this.#byToken.values()) if (session.room === room && session.name === from) session.name = to;
   }
 
   /** Renews every session one last time and forgets them all (shutdown). */

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Engine, RoomEvent } from '../lib/engine.ts';
+import type { Engine, Presence, RoomEvent } from '../lib/engine.ts';
 import type { ChatMessage } from '../lib/protocol.ts';
 
 export interface EngineUnderTest {
@@ -35,6 +35,30 @@ async function heard(under: EngineUnderTest, matches: (entry: { room: string; ev
   }
 }
 
+/** A presence snapshot with the joins, leaves and renames of `events` applied, as a client applies them. */
+function applyPresence(names: Set<string>, events: Array<{ room: string; event: RoomEvent }>): Set<string> {
+  const result = new Set(names);
+  for (const { event } of events) {
+    if (event.type === 'peer-joined') result.add(event.data);
+    else if (event.type === 'peer-left') result.delete(event.data);
+    else if (event.type === 'peer-renamed') {
+      result.delete(event.data.from);
+      result.add(event.data.to);
+    }
+  }
+  return result;
+}
+
+const sameSet = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((name) => b.has(name));
+
+let tokens = 0;
+/** Joins `room` for a session (a fresh one unless `token` is given), under `name` if given. */
+async function enter(engine: Engine, room: string, name?: string, token = `token-${++tokens}`): Promise<Presence> {
+  const presence = await engine.join(room, { token, name });
+  assert.ok(presence, `${name} could be taken`);
+  return presence;
+}
+
 /**
  * `keepsSessions`: the engine keeps sessions while they are away (a store's), so that a name stays
  * owned for the session TTL; over Redis that is still to come.
@@ -54,7 +78,7 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
       withEngine(async (under) => {
         const { engine } = under;
         const joined = [];
-        for (let i = 0; i < 30; i++) joined.push(await engine.join('lobby'));
+        for (let i = 0; i < 30; i++) joined.push(await enter(engine, 'lobby'));
         const names = joined.map((presence) => presence.name);
         assert.equal(new Set(names.map((n) => n.toLowerCase())).size, 30, 'unique, ignoring case');
         assert.deepEqual(new Set(joined.at(-1)!.peers), new Set(names));
@@ -65,12 +89,24 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
         assert.deepEqual(announced, names, 'each join announced once, in order');
       }));
 
+    test('concurrent joins: each snapshot, with the events heard after its onEnter, ends at everyone', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const seen: Array<{ names: Set<string>; from: number }> = [];
+        const onEnter = ({ peers }: Presence) => seen.push({ names: new Set(peers), from: under.events.length });
+        const early = await Promise.all(Array.from({ length: 10 }, (_, i) => engine.join('storm', { token: `storm-${i}`, onEnter })));
+        await Promise.all([...early.slice(0, 3).map((p) => engine.leave('storm', p!.name)), ...Array.from({ length: 10 }, (_, i) => engine.join('storm', { token: `late-${i}`, onEnter }))]);
+        const everyone = new Set(await engine.peers('storm'));
+        assert.equal(everyone.size, 17);
+        await heard(under, () => seen.every(({ names, from }) => sameSet(applyPresence(names, under.events.slice(from)), everyone)));
+      }));
+
     test('leave announces peer-left once and frees the name; rooms() counts peers', () =>
       withEngine(async (under) => {
         const { engine } = under;
-        const a = await engine.join('lobby');
-        const b = await engine.join('lobby');
-        await engine.join('dev');
+        const a = await enter(engine, 'lobby');
+        const b = await enter(engine, 'lobby');
+        await enter(engine, 'dev');
         assert.deepEqual(await engine.rooms(), [
           { room: 'dev', peers: 1 },
           { room: 'lobby', peers: 2 },
@@ -89,8 +125,8 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
     test('rename takes a free name, refuses a taken one ignoring case, and announces only a real change', () =>
       withEngine(async (under) => {
         const { engine } = under;
-        const a = await engine.join('lobby');
-        const b = await engine.join('lobby');
+        const a = await enter(engine, 'lobby', undefined, 'token-a');
+        const b = await enter(engine, 'lobby', undefined, 'token-b');
         assert.equal(await engine.rename('lobby', a.name, 'Ada', 'token-a'), true);
         assert.equal(await engine.rename('lobby', b.name, 'ADA', 'token-b'), false, 'taken, ignoring case');
         assert.equal(await engine.rename('lobby', 'Ada', 'ada', 'token-a'), true, 'a peer may change the case of its own name');
@@ -169,8 +205,8 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
     test('join under a name the session owns enters presence with it, announced once', () =>
       withEngine(async (under) => {
         const { engine } = under;
-        const first = await engine.join('lobby', 'Ada');
-        const again = await engine.join('lobby', 'Ada');
+        const first = await enter(engine, 'lobby', 'Ada', 'token-ada');
+        const again = await enter(engine, 'lobby', 'Ada', 'token-ada');
         assert.equal(first.name, 'Ada');
         assert.deepEqual(again.peers, ['Ada']);
         await heard(under, ({ event }) => event.type === 'peer-joined');
@@ -180,7 +216,7 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
     test('a direct message to a peer online reaches the listener with its name as held; to nobody, unknown', () =>
       withEngine(async (under) => {
         const { engine } = under;
-        const a = await engine.join('lobby');
+        const a = await enter(engine, 'lobby');
         assert.equal(await engine.direct('lobby', { from: 'x', to: a.name.toUpperCase(), message: 'psst', ts: 1 }), 'live');
         await heard(under, ({ event }) => event.type === 'direct-message');
         assert.deepEqual(under.events.find(({ event }) => event.type === 'direct-message')?.event.data, { from: 'x', to: a.name, message: 'psst', ts: 1 });
@@ -200,7 +236,7 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
     describe('sessions kept while away', { skip: keepsSessions ? false : 'this engine keeps sessions only while their name is online' }, () => {
       /** A peer whose session `token` was kept and whose connection is gone: its name, owned while away. */
       async function away(engine: Engine, token: string): Promise<string> {
-        const { name } = await engine.join('lobby');
+        const { name } = await enter(engine, 'lobby', undefined, token);
         await engine.registerSession(token, 'lobby', name);
         await engine.leave('lobby', name);
         return name;
@@ -210,12 +246,12 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
         withEngine(async (under) => {
           const { engine } = under;
           const owned = await away(engine, 'token-owner');
-          assert.deepEqual(await engine.adoptSession('token-owner', 'lobby'), { name: owned, isPresent: false });
-          assert.equal(await engine.adoptSession('token-owner', 'dev'), undefined, 'a session is good in its own room only');
-          const other = await engine.join('lobby');
+          assert.equal(await engine.findSession('token-owner', 'lobby'), owned);
+          assert.equal(await engine.findSession('token-owner', 'dev'), undefined, 'a session is good in its own room only');
+          const other = await enter(engine, 'lobby', undefined, 'token-other');
           assert.equal(await engine.rename('lobby', other.name, owned.toUpperCase(), 'token-other'), false, 'owned while away, ignoring case');
           await new Promise((resolve) => setTimeout(resolve, SETTINGS.sessionTtlMs + 100));
-          assert.equal(await engine.adoptSession('token-owner', 'lobby'), undefined, 'expired');
+          assert.equal(await engine.findSession('token-owner', 'lobby'), undefined, 'expired');
           assert.equal(await engine.rename('lobby', other.name, owned, 'token-other'), true, 'free after the TTL');
         }));
 

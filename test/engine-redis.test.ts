@@ -14,5 +14,5 @@ if (missing) {
     const events: EngineUnderTest['events'] = [];
     const engine = await createRedisEngine({ ...settings, url: redis.url, nodeTtlMs: 10_000, prefix: `test${++engines}:`, listener: (room, event) => events.push({ room, event }) });
     return { engine, events };
-  }, { keepsSessions: false });
+  });
 }

@@ -63,12 +63,12 @@ test('joins within the batch window go out together, and not before it ends', as
   assert.deepEqual(events(a), [{ type: 'peer-joined', data: ['b', 'c'] }]);
 });
 
-test('a peer that joined in the batch hears only of those who joined after it', async () => {
+test('a peer added while joins wait (its own among them) hears only of those heard after it', async () => {
   const hub = new Hub(createCounters());
   const peers = ['a', 'b "q"', 'é\\'].map((n) => fakePeer(n));
   for (const peer of peers) {
-    hub.add(peer);
     hub.dispatch('lobby', { type: 'peer-joined', data: peer.name });
+    hub.add(peer);
   }
   await nextTurn();
   assert.deepEqual(peers.map(events), [[{ type: 'peer-joined', data: ['b "q"', 'é\\'] }], [{ type: 'peer-joined', data: ['é\\'] }], []]);

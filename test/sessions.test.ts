@@ -2,21 +2,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RoomHistory } from '../lib/history.ts';
-import { Sessions } from '../lib/sessions.ts';
+import { newToken, Sessions } from '../lib/sessions.ts';
 
 test('a session ends after the grace period unless a connection takes it back', async () => {
   const sessions = new Sessions({ graceMs: 50, now: Date.now });
   const ended: string[] = [];
-  const kept = sessions.create('lobby', 'kept');
+  const kept = sessions.create('lobby', 'kept', newToken());
   sessions.detach(kept, () => ended.push('kept'));
   assert.equal(sessions.resume(kept.token, 'dev'), undefined, 'a token is good in its own room only');
   assert.equal(sessions.resume(kept.token, 'lobby'), kept);
-  const gone = sessions.create('lobby', 'gone');
+  const gone = sessions.create('lobby', 'gone', newToken());
   sessions.detach(gone, () => ended.push('gone'));
   await sleep(80);
   assert.deepEqual(ended, ['gone']);
   assert.equal(sessions.resume(gone.token, 'lobby'), undefined);
-  const kicked = sessions.create('lobby', 'kicked');
+  const kicked = sessions.create('lobby', 'kicked', newToken());
   sessions.detach(kicked, () => ended.push('kicked'), true);
   assert.deepEqual(ended, ['gone', 'kicked'], 'a kick ends the session at once');
 });

@@ -1,0 +1,200 @@
+// The Lua scripts of the Redis engine (engine-redis.ts): each change that must be atomic across
+// processes is one script, so that every process sees one order per room. Every script takes the
+// key prefix as ARGV[1] and builds its keys from it (plainchat does not run on Redis Cluster).
+//
+// Keys: `epoch`; `nodes` (hash: process id to its heartbeat count); per process `node:<id>:peers`
+// (set of `<room>\n<lower-case name>\n<name>` it holds); per room `room:<room>:names` (hash: lower
+// case to name, who is online), `room:<room>:holders` (hash: lower case to the ids of the processes
+// holding that name, space-separated), `room:<room>:seq` and `room:<room>:history` (stream, entry
+// ids `<seq>-0`); per owned name `owner:<room>:<lower-case name>` (the owning session's token hash);
+// per session `session:<token hash>` (`<room>\n<name>`) and `mail:<token hash>:<room>` (list of
+// kept direct messages); `sent:<token hash> <id>` (a remembered message id). Events go on channel
+// `events:<room>`; an event that marks a point in the stream for one process carries `sync`.
+
+const PRELUDE = `
+local p = ARGV[1]
+local function roomKey(room, part) return p .. 'room:' .. room .. ':' .. part end
+local function channel(room) return p .. 'events:' .. room end
+local function member(room, lower, name) return room .. '\\n' .. lower .. '\\n' .. name end
+local function isEpoch(epoch) return redis.call('GET', p .. 'epoch') == epoch end
+local function snapshot(room)
+  local result = {'ok', redis.call('GET', roomKey(room, 'seq')) or '0'}
+  for _, name in ipairs(redis.call('HVALS', roomKey(room, 'names'))) do result[#result + 1] = name end
+  return result
+end
+-- Takes process \`node\` out of the holders of a name; when nobody holds it any more, it leaves the
+-- room's presence (announced), and an emptied room's history expires after the room TTL.
+local function release(room, lower, name, node, roomTtl)
+  redis.call('SREM', p .. 'node:' .. node .. ':peers', member(room, lower, name))
+  local holdersKey = roomKey(room, 'holders')
+  local holders = redis.call('HGET', holdersKey, lower)
+  if not holders then return 0 end
+  local rest, found = {}, false
+  for id in string.gmatch(holders, '%S+') do
+    if id == node then found = true else rest[#rest + 1] = id end
+  end
+  if not found then return 0 end
+  if #rest > 0 then
+    redis.call('HSET', holdersKey, lower, table.concat(rest, ' '))
+    return 0
+  end
+  redis.call('HDEL', holdersKey, lower)
+  local namesKey = roomKey(room, 'names')
+  if redis.call('HGET', namesKey, lower) ~= name then return 0 end
+  redis.call('HDEL', namesKey, lower)
+  redis.call('PUBLISH', channel(room), cjson.encode({type = 'peer-left', data = name}))
+  if redis.call('HLEN', namesKey) == 0 then
+    redis.call('PEXPIRE', roomKey(room, 'seq'), roomTtl)
+    redis.call('PEXPIRE', roomKey(room, 'history'), roomTtl)
+  end
+  return 1
+end
+`;
+
+/**
+ * Enters a name into a room's presence for process ARGV[6] and session ARGV[7] (a token hash),
+ * which owns it from now for ARGV[8] ms. ARGV: prefix, epoch, room, lower-case name, name, node,
+ * token hash, session TTL, sync tag, '1' to return the room's snapshot, '1' when the session
+ * claims a name it owns (a fresh name must be free). Returns 'epoch' (Redis holds another history),
+ * 'taken' (someone else's name), or {'ok'} / {'ok', seq, names...}; announces `peer-joined` with the
+ * tag, or only the tag when the name was online already.
+ */
+export const JOIN = `${PRELUDE}
+local room, lower, name, node, hash, ttl, tag = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+if not isEpoch(ARGV[2]) then return 'epoch' end
+local ownerKey = p .. 'owner:' .. room .. ':' .. lower
+local owner = redis.call('GET', ownerKey)
+if owner and owner ~= hash then return 'taken' end
+local namesKey = roomKey(room, 'names')
+local online = redis.call('HGET', namesKey, lower)
+if online and (online ~= name or ARGV[11] ~= '1') then return 'taken' end
+redis.call('SET', ownerKey, hash, 'PX', ttl)
+redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. name, 'PX', ttl)
+local holdersKey = roomKey(room, 'holders')
+local holders = redis.call('HGET', holdersKey, lower)
+if not holders then
+  redis.call('HSET', holdersKey, lower, node)
+elseif not string.find(' ' .. holders .. ' ', ' ' .. node .. ' ', 1, true) then
+  redis.call('HSET', holdersKey, lower, holders .. ' ' .. node)
+end
+redis.call('SADD', p .. 'node:' .. node .. ':peers', member(room, lower, name))
+redis.call('PERSIST', roomKey(room, 'seq'))
+redis.call('PERSIST', roomKey(room, 'history'))
+if online then
+  redis.call('PUBLISH', channel(room), cjson.encode({type = 'sync', sync = tag}))
+else
+  redis.call('HSET', namesKey, lower, name)
+  redis.call('PUBLISH', channel(room), cjson.encode({type = 'peer-joined', data = name, sync = tag}))
+end
+if ARGV[10] == '1' then return snapshot(room) end
+return {'ok'}`;
+
+/**
+ * Releases a name process ARGV[6] holds (see release); with the hash of the token (ARGV[7]) whose
+ * session owns it, renews that ownership for ARGV[8] ms from now. ARGV: prefix, room TTL, room,
+ * lower-case name, name, node, token hash or '', session TTL.
+ */
+export const LEAVE = `${PRELUDE}
+local room, lower, name, hash, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
+if hash ~= '' and redis.call('GET', p .. 'owner:' .. room .. ':' .. lower) == hash then
+  redis.call('PEXPIRE', p .. 'owner:' .. room .. ':' .. lower, ttl)
+  redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. name, 'PX', ttl)
+end
+return release(room, lower, name, ARGV[6], ARGV[2])`;
+
+/** Renews a session's ownership of its name for ARGV[6] ms, unless another session owns it now. ARGV: prefix, room, lower-case name, name, token hash, session TTL. */
+export const RENEW = `${PRELUDE}
+local ownerKey = p .. 'owner:' .. ARGV[2] .. ':' .. ARGV[3]
+local owner = redis.call('GET', ownerKey)
+if owner and owner ~= ARGV[5] then return 0 end
+redis.call('SET', ownerKey, ARGV[5], 'PX', ARGV[6])
+redis.call('SET', p .. 'session:' .. ARGV[5], ARGV[2] .. '\\n' .. ARGV[4], 'PX', ARGV[6])
+return 1`;
+
+/**
+ * Renames an online name unless the new one (ignoring case) is someone else's: online, or owned by
+ * another session. Every process holding it holds the new name instead; the session (ARGV[8])
+ * owns the new name. ARGV: prefix, epoch, room, from lower, from, to lower, to, token hash, session
+ * TTL. Returns 'epoch', 0 or 1; announces `peer-renamed`.
+ */
+export const RENAME = `${PRELUDE}
+local room, fromLower, from, toLower, to, hash, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+if not isEpoch(ARGV[2]) then return 'epoch' end
+local namesKey, holdersKey = roomKey(room, 'names'), roomKey(room, 'holders')
+if redis.call('HGET', namesKey, fromLower) ~= from then return 0 end
+local toOwner = redis.call('GET', p .. 'owner:' .. room .. ':' .. toLower)
+if fromLower ~= toLower and (redis.call('HEXISTS', namesKey, toLower) == 1 or (toOwner and toOwner ~= hash)) then return 0 end
+redis.call('HDEL', namesKey, fromLower)
+redis.call('HSET', namesKey, toLower, to)
+local holders = redis.call('HGET', holdersKey, fromLower)
+if holders then
+  redis.call('HDEL', holdersKey, fromLower)
+  redis.call('HSET', holdersKey, toLower, holders)
+  for id in string.gmatch(holders, '%S+') do
+    redis.call('SREM', p .. 'node:' .. id .. ':peers', member(room, fromLower, from))
+    redis.call('SADD', p .. 'node:' .. id .. ':peers', member(room, toLower, to))
+  end
+end
+local fromOwnerKey = p .. 'owner:' .. room .. ':' .. fromLower
+if redis.call('GET', fromOwnerKey) == hash then redis.call('DEL', fromOwnerKey) end
+redis.call('SET', p .. 'owner:' .. room .. ':' .. toLower, hash, 'PX', ttl)
+redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. to, 'PX', ttl)
+redis.call('PUBLISH', channel(room), cjson.encode({type = 'peer-renamed', data = {from = from, to = to}}))
+return 1`;
+
+/**
+ * Numbers a message, keeps it in the capped stream and publishes it; returns it as JSON, or 'epoch'.
+ * ARGV: prefix, epoch, room, the message's JSON up to its seq, history size, dedupe key (a token
+ * hash and id) or '', its lifetime in ms. With a dedupe key already set, returns what that key got.
+ */
+export const PUBLISH = `${PRELUDE}
+local room, head, dedupe = ARGV[3], ARGV[4], ARGV[6]
+if not isEpoch(ARGV[2]) then return 'epoch' end
+local dedupeKey = p .. 'sent:' .. dedupe
+if dedupe ~= '' then
+  local prior = redis.call('GET', dedupeKey)
+  if prior then return prior end
+end
+local seq = redis.call('INCR', roomKey(room, 'seq'))
+local message = head .. seq .. '}'
+redis.call('XADD', roomKey(room, 'history'), 'MAXLEN', ARGV[5], seq .. '-0', 'm', message)
+redis.call('PUBLISH', channel(room), '{"type":"message","data":' .. message .. '}')
+if dedupe ~= '' then redis.call('SET', dedupeKey, message, 'PX', ARGV[7]) end
+return message`;
+
+/** Marks a point in room ARGV[2]'s stream with tag ARGV[3] and returns the room there: {'ok', seq, names...}. */
+export const MARK = `${PRELUDE}
+redis.call('PUBLISH', channel(ARGV[2]), cjson.encode({type = 'sync', sync = ARGV[3]}))
+return snapshot(ARGV[2])`;
+
+/**
+ * A process's heartbeat: counts one more beat for ARGV[3] and returns every process's count
+ * {'ok', id, count, ...}; or {'epoch', epoch} when Redis holds another history than ARGV[2] (or
+ * none: {'epoch'}), or {'swept'} when another process took this one for dead (it is registered again).
+ */
+export const BEAT = `${PRELUDE}
+local epoch = redis.call('GET', p .. 'epoch')
+if epoch ~= ARGV[2] then return {'epoch', epoch} end
+if redis.call('HEXISTS', p .. 'nodes', ARGV[3]) == 0 then
+  redis.call('HSET', p .. 'nodes', ARGV[3], 0)
+  return {'swept'}
+end
+redis.call('HINCRBY', p .. 'nodes', ARGV[3], 1)
+local result = redis.call('HGETALL', p .. 'nodes')
+table.insert(result, 1, 'ok')
+return result`;
+
+/**
+ * Takes a dead process's names out of their rooms, if its heartbeat count is still ARGV[3] (it has
+ * not beaten since it was seen): ARGV: prefix, room TTL, process id, count.
+ */
+export const SWEEP = `${PRELUDE}
+local node = ARGV[3]
+if redis.call('HGET', p .. 'nodes', node) ~= ARGV[4] then return 0 end
+for _, held in ipairs(redis.call('SMEMBERS', p .. 'node:' .. node .. ':peers')) do
+  local room, lower, name = string.match(held, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  release(room, lower, name, node, ARGV[2])
+end
+redis.call('DEL', p .. 'node:' .. node .. ':peers')
+redis.call('HDEL', p .. 'nodes', node)
+return 1`;
