@@ -2,29 +2,15 @@
 // (`server.ts --redis-url`), and so is the `redis-server` each run starts on a free port.
 
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import type { ChatServer } from '../lib/server.ts';
+import { test } from 'node:test';
 import { join, nextMessage, scrape, spawnServer } from './helpers.ts';
-import { redisMissing, startRedis } from './redis-server.ts';
+import { startNode, startRedis, withRedis } from './redis-server.ts';
 
-const missing = redisMissing();
-
-/** A describe that runs only where `redis-server` exists (always in CI), with a notice elsewhere. */
-function withRedis(name: string, body: () => Promise<void>): void {
-  describe(name, { skip: missing }, async () => {
-    if (!missing) await body();
-  });
-}
-
-/** A spawned server as the helpers expect one; the process is killed after the file. */
-async function startNode(redisUrl: string): Promise<ChatServer & { kill(): void }> {
-  const { child, port } = await spawnServer(['--redis-url', redisUrl, '--grace-ms', '500', '--node-ttl-ms', '900']);
-  return { url: `http://127.0.0.1:${port}`, port, close: async () => {}, kill: () => child.kill('SIGKILL') };
-}
+const NODE_FLAGS = ['--grace-ms', '500', '--node-ttl-ms', '900'];
 
 withRedis('several processes over Redis', async () => {
   const redis = await startRedis();
-  const [one, two] = await Promise.all([startNode(redis.url), startNode(redis.url)]);
+  const [one, two] = await Promise.all([startNode(redis.url, NODE_FLAGS), startNode(redis.url, NODE_FLAGS)]);
 
   test('peers on two nodes see each other, get different names, and hear every message once, in seq order', async () => {
     const a = await join(one);
@@ -96,7 +82,7 @@ withRedis('several processes over Redis', async () => {
   });
 
   test('the peers of a node that dies leave everywhere within about the node TTL', async () => {
-    const doomedNode = await startNode(redis.url);
+    const doomedNode = await startNode(redis.url, NODE_FLAGS);
     const watcher = await join(one, '/ws?room=crash');
     const doomed = await join(doomedNode, '/ws?room=crash');
     assert.deepEqual((await watcher.client.nextOfType('peer-joined')).data, [doomed.name]);
@@ -129,13 +115,13 @@ withRedis('several processes over Redis', async () => {
 withRedis('every node restarting', async () => {
   test('history and positions outlive every node: a node started afterwards serves them', async () => {
     const redis = await startRedis();
-    const first = await startNode(redis.url);
+    const first = await startNode(redis.url, NODE_FLAGS);
     const talker = await join(first, '/ws?room=restart');
     talker.client.send('said before the restart');
     const said = await nextMessage(talker.client, 'said before the restart');
     await talker.client.close();
     first.kill();
-    const second = await startNode(redis.url);
+    const second = await startNode(redis.url, NODE_FLAGS);
     const fresh = await join(second, '/ws?room=restart');
     assert.deepEqual(fresh.history.map((m) => m.message), ['said before the restart']);
     const resumed = await join(second, `/ws?room=restart&epoch=${said.data.epoch}&lastSeq=${said.data.seq - 1}`);
@@ -149,7 +135,7 @@ withRedis('every node restarting', async () => {
 withRedis('Redis going away', async () => {
   test('while Redis is down a send gets unavailable and /healthz 503; once it is back the chat goes on and nothing acknowledged is lost', async () => {
     const redis = await startRedis();
-    const node = await startNode(redis.url);
+    const node = await startNode(redis.url, NODE_FLAGS);
     const health = async () => (await fetch(`${node.url}/healthz`)).status;
     const peer = await join(node, '/ws?room=outage');
     peer.client.send({ type: 'message', data: 'before', id: 'm1' });

@@ -4,17 +4,33 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, describe } from 'node:test';
+import type { ChatServer } from '../lib/server.ts';
+import { spawnServer } from './helpers.ts';
 
 /** Why Redis tests cannot run here, or undefined when they can. */
 export function redisMissing(): string | undefined {
   if (spawnSync('redis-server', ['--version']).error === undefined) return undefined;
   if (process.env.CI) throw new Error('redis-server is not installed; CI must install it (.ci/run)');
   return 'redis-server is not installed (apt-get install redis-server); skipping the Redis tests';
+}
+
+/** A describe that runs only where `redis-server` exists (always in CI), with a notice elsewhere. */
+export function withRedis(name: string, body: () => Promise<void>): void {
+  const missing = redisMissing();
+  describe(name, { skip: missing }, async () => {
+    if (!missing) await body();
+  });
+}
+
+/** A plainchat process over the Redis at `redisUrl`, as the helpers expect a server; killed after the file. */
+export async function startNode(redisUrl: string, flags: string[] = []): Promise<ChatServer & { kill(): void }> {
+  const { child, port } = await spawnServer(['--redis-url', redisUrl, ...flags]);
+  return { url: `http://127.0.0.1:${port}`, port, close: async () => {}, kill: () => child.kill('SIGKILL') };
 }
 
 async function freePort(): Promise<number> {
@@ -32,6 +48,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port, with the data it wrote. */
   start(): Promise<void>;
+  /** Starts it again on the same port with its data gone, as a Redis without persistence comes back. */
+  startEmpty(): Promise<void>;
 }
 
 /**
@@ -67,5 +85,10 @@ export async function startRedis(): Promise<RedisServer> {
     await stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { url: `redis://127.0.0.1:${port}`, stop, start };
+  const startEmpty = async () => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    await start();
+  };
+  return { url: `redis://127.0.0.1:${port}`, stop, start, startEmpty };
 }
