@@ -8,7 +8,8 @@
 //               from 25 msgs/s until a step fails, then two bisection steps. A step holds when every
 //               message reached every peer (the sender too) and p99 latency < 100 ms.
 //   workers     the throughput scenario on plainchat run as `--workers 2` over a `redis-server` this
-//               run starts (skipped with a notice where there is none), beside 1 process in memory.
+//               run starts (skipped with a notice where there is none), beside 1 process in memory;
+//               then the join scenario the same way, beside 1 process --memory measured right after.
 //   latency     BENCH_PEERS peers, BENCH_LATENCY_RATE msgs/s for 10 s after 2 s unmeasured: p50, p99, max.
 //   join        for each N in BENCH_JOIN, N peers connect at once into one room (after three storms
 //               of 1,000, unmeasured, into other rooms): time until all are ready, and presence bytes
@@ -450,9 +451,15 @@ async function workers() {
     console.log(`workers skipped: ${errors['workers']}`);
     return undefined;
   }
-  console.log('workers: plainchat, 2 workers over Redis');
+  const flags = ['--workers', '2', '--redis-url', redis.url];
   try {
-    return await throughput('plainchat', ['--workers', '2', '--redis-url', redis.url]);
+    console.log('workers: plainchat, 2 workers over Redis');
+    const throughputOverRedis = await throughput('plainchat', flags);
+    // Join storms over two processes against one process in memory, measured here side by side.
+    console.log('workers: join storms, 2 workers over Redis');
+    const joinOverRedis = await join('plainchat', flags);
+    console.log('workers: join storms, 1 process --memory');
+    return { throughput: throughputOverRedis, join: joinOverRedis, joinInMemory: await join('plainchat', ['--memory']) };
   } finally {
     redis.stop();
   }
@@ -485,8 +492,13 @@ function tabulate(r: typeof results) {
     }
     if (p.disk) table.add(`store: bytes on disk per message (${p.disk.messages} of the bench's 4 to 8 B texts)`, round(p.disk.bytes / p.disk.messages), NaN);
   }
+  r.workers?.join.forEach((w, i) => {
+    const m = r.workers!.joinInMemory[i]!;
+    table.add(`join ${w.peers}: seconds, 2 workers over Redis / 1 process in memory`, w.seconds, m.seconds, ratioAtMost(2));
+    table.add(`join ${w.peers}: 2 workers over Redis, peers ready`, w.ready, m.ready);
+  });
   if (r.workers && r.throughput) {
-    const w = r.workers;
+    const w = r.workers.throughput;
     const { plainchat: p, baseline: b } = r.throughput;
     table.add('throughput, 2 workers over Redis: deliveries/s held', w.deliveriesPerSecond, b.deliveriesPerSecond);
     table.add('throughput, 2 workers over Redis / 1 process in memory', w.deliveriesPerSecond, p.deliveriesPerSecond);

@@ -151,7 +151,7 @@ export const OPTIONS = [
   option({ key: 'graceMs', flag: '--grace-ms', env: 'GRACE_MS', default: 10_000, parse: integer(0, 3_600_000), help: 'ms a disconnected session stays online for a reconnect' }),
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: DAY_MS, parse: integer(0, 30 * DAY_MS), help: 'ms a message id is remembered against retries' }),
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: this process alone, on its store)' }),
-  option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms before a silent process\'s peers are taken out of their rooms' }),
+  option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms a process\'s heartbeat may stand still before its peers are taken out of their rooms' }),
   option({ key: 'workers', flag: '--workers', env: 'WORKERS', default: 1, parse: integer(1, 256), help: 'processes sharing the port on this machine (more than 1 needs --redis-url)' }),
 ];
 

@@ -208,6 +208,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { sessions, engine, hub } = this.#context;
     const { room } = this;
     let session = sessions.resume(token, room);
+    // Held from now, so that a close while joining lets go of it.
+    this.#session = session;
     let isFirst = session?.connections === 1;
     const owned = session?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
     const enter = (request: { token: string; name?: string }) =>
@@ -300,11 +302,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#isInHub = false;
     if (!ended || this.#isDetached) return;
     this.#isDetached = true;
-    sessions.detach(
-      ended,
-      () => engine.leave(ended.room, ended.name, ended.token).catch((err: unknown) => log(`leave failed for ${ended.name}: ${String(err)}`)),
-      immediately,
-    );
+    const onEnd = () => engine.leave(ended.room, ended.name, ended.token).catch((err: unknown) => log(`leave failed for ${ended.name}: ${String(err)}`));
+    // Online for the grace period, with no connection here: direct messages to it are kept.
+    if (sessions.detach(ended, onEnd, immediately)) engine.away(ended.room, ended.name).catch(() => {});
   }
 
   /**

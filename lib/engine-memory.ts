@@ -93,6 +93,8 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
     async peers(room) {
       return [...roomOf(room).names.values()];
     },
+    // A direct message asks the hub whether the name has a connection (isConnected).
+    away: async () => {},
     async signal(room, event) {
       emit(room, event);
     },

@@ -9,12 +9,12 @@
 // data (its epoch is gone) gets a new epoch, and the process puts its sessions back.
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { Engine, RoomEvent, RoomListener } from './engine.ts';
+import type { DirectOutcome, Engine, RoomListener } from './engine.ts';
 import { planPage, planReplay } from './history.ts';
 import { Liveness } from './liveness.ts';
 import { generateName } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
-import { BEAT, JOIN, LEAVE, MARK, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
+import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
 import type { DirectMessage } from './store.ts';
 
@@ -378,21 +378,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     async signal(room, event) {
       await client.publish(`${channelPrefix}${room}`, JSON.stringify(event));
     },
-    // Reaches the recipient's connections on any node while its name is online; a session away
-    // has it kept (for the session TTL) until it next connects.
-    async direct(room, message) {
-      const lower = message.to.toLowerCase();
-      const [online, owner] = await client.multi().hGet(key(room, 'names'), lower).get(`${prefix}owner:${room}:${lower}`).exec() as unknown as [string | null, string | null];
-      const kept = online === null && owner !== null ? await client.get(`${prefix}session:${owner}`) : null;
-      const to = online ?? kept?.slice(kept.indexOf('\n') + 1);
-      if (to === undefined) return 'unknown';
-      const event: RoomEvent = { type: 'direct-message', data: { ...message, to, ...(online === null && { stored: true as const }) } };
-      if (online === null) {
-        const mail = `${prefix}mail:${owner}:${room}`;
-        await client.multi().rPush(mail, JSON.stringify({ ...message, to })).pExpire(mail, sessionTtlMs).exec();
-      }
-      await client.publish(`${channelPrefix}${room}`, JSON.stringify(event));
-      return online === null ? 'stored' : 'live';
+    // Reaches the recipient's connections on any node; a session with none now (away, or in its
+    // grace period) has it kept (for the session TTL) until it next connects.
+    async direct(room, { from, to, message, ts }) {
+      return (await run(DIRECT, [room, to.toLowerCase(), from, message, ts, sessionTtlMs])) as DirectOutcome;
+    },
+    async away(room, name) {
+      await run(AWAY, [room, name.toLowerCase(), '', nodeId]);
     },
     async missed(token, room) {
       const kept = await client.lRange(`${prefix}mail:${hashToken(token)}:${room}`, 0, -1);

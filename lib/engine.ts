@@ -65,6 +65,12 @@ export interface Engine {
    * (ignoring case): someone is online under it, or another session owns it.
    */
   rename(room: string, from: string, to: string, token: string): Promise<boolean>;
+  /**
+   * The last connection of this process's session holding `name` closed: the name stays online
+   * for the grace period, but a direct message to it must be kept, unless another process has a
+   * connection of it. The next join of the session ends this.
+   */
+  away(room: string, name: string): Promise<void>;
   /** Delivers an event that is not kept (typing) to every listener of `room`. */
   signal(room: string, event: RoomEvent & { type: 'typing' }): Promise<void>;
   /**

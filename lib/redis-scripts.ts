@@ -5,7 +5,8 @@
 // Keys: `epoch`; `nodes` (hash: process id to its heartbeat count); per process `node:<id>:peers`
 // (set of `<room>\n<lower-case name>\n<name>` it holds); per room `room:<room>:names` (hash: lower
 // case to name, who is online), `room:<room>:holders` (hash: lower case to the ids of the processes
-// holding that name, space-separated), `room:<room>:seq` and `room:<room>:history` (stream, entry
+// holding that name, space-separated, each followed by `~` while no connection uses it there, in its
+// grace period), `room:<room>:seq` and `room:<room>:history` (stream, entry
 // ids `<seq>-0`); per owned name `owner:<room>:<lower-case name>` (the owning session's token hash);
 // per session `session:<token hash>` (`<room>\n<name>`) and `mail:<token hash>:<room>` (list of
 // kept direct messages); `sent:<token hash> <id>` (a remembered message id). Events go on channel
@@ -17,6 +18,14 @@ local function roomKey(room, part) return p .. 'room:' .. room .. ':' .. part en
 local function channel(room) return p .. 'events:' .. room end
 local function member(room, lower, name) return room .. '\\n' .. lower .. '\\n' .. name end
 local function isEpoch(epoch) return redis.call('GET', p .. 'epoch') == epoch end
+-- A name's holders other than \`node\`, and whether \`node\` was one.
+local function othersThan(holders, node)
+  local rest, found = {}, false
+  for id in string.gmatch(holders or '', '%S+') do
+    if id == node or id == node .. '~' then found = true else rest[#rest + 1] = id end
+  end
+  return rest, found
+end
 local function snapshot(room)
   local result = {'ok', redis.call('GET', roomKey(room, 'seq')) or '0'}
   for _, name in ipairs(redis.call('HVALS', roomKey(room, 'names'))) do result[#result + 1] = name end
@@ -27,12 +36,7 @@ end
 local function release(room, lower, name, node, roomTtl)
   redis.call('SREM', p .. 'node:' .. node .. ':peers', member(room, lower, name))
   local holdersKey = roomKey(room, 'holders')
-  local holders = redis.call('HGET', holdersKey, lower)
-  if not holders then return 0 end
-  local rest, found = {}, false
-  for id in string.gmatch(holders, '%S+') do
-    if id == node then found = true else rest[#rest + 1] = id end
-  end
+  local rest, found = othersThan(redis.call('HGET', holdersKey, lower), node)
   if not found then return 0 end
   if #rest > 0 then
     redis.call('HSET', holdersKey, lower, table.concat(rest, ' '))
@@ -70,13 +74,9 @@ local online = redis.call('HGET', namesKey, lower)
 if online and (online ~= name or ARGV[11] ~= '1') then return 'taken' end
 redis.call('SET', ownerKey, hash, 'PX', ttl)
 redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. name, 'PX', ttl)
-local holdersKey = roomKey(room, 'holders')
-local holders = redis.call('HGET', holdersKey, lower)
-if not holders then
-  redis.call('HSET', holdersKey, lower, node)
-elseif not string.find(' ' .. holders .. ' ', ' ' .. node .. ' ', 1, true) then
-  redis.call('HSET', holdersKey, lower, holders .. ' ' .. node)
-end
+local holders = othersThan(redis.call('HGET', roomKey(room, 'holders'), lower), node)
+holders[#holders + 1] = node
+redis.call('HSET', roomKey(room, 'holders'), lower, table.concat(holders, ' '))
 redis.call('SADD', p .. 'node:' .. node .. ':peers', member(room, lower, name))
 redis.call('PERSIST', roomKey(room, 'seq'))
 redis.call('PERSIST', roomKey(room, 'history'))
@@ -101,6 +101,49 @@ if hash ~= '' and redis.call('GET', p .. 'owner:' .. room .. ':' .. lower) == ha
   redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. name, 'PX', ttl)
 end
 return release(room, lower, name, ARGV[6], ARGV[2])`;
+
+/** Process ARGV[5] holds a name with no connection using it now (its grace period). ARGV: prefix, room, lower-case name, unused, node. */
+export const AWAY = `${PRELUDE}
+local holdersKey = roomKey(ARGV[2], 'holders')
+local rest, found = othersThan(redis.call('HGET', holdersKey, ARGV[3]), ARGV[5])
+if not found then return 0 end
+rest[#rest + 1] = ARGV[5] .. '~'
+redis.call('HSET', holdersKey, ARGV[3], table.concat(rest, ' '))
+return 1`;
+
+/**
+ * A direct message: to the name's connections, when a process has one (announced to everyone, so
+ * that the two ends hear it), or else, when a session owns the name, kept in its mail for ARGV[7]
+ * ms (announced with stored = true, for the sender). ARGV: prefix, room, lower-case name, from,
+ * message, ts, session TTL. Returns 'live', 'stored' or 'unknown'.
+ */
+export const DIRECT = `${PRELUDE}
+local room, lower = ARGV[2], ARGV[3]
+local to = redis.call('HGET', roomKey(room, 'names'), lower)
+local message = {from = ARGV[4], message = ARGV[5], ts = tonumber(ARGV[6])}
+if to then
+  for id in string.gmatch(redis.call('HGET', roomKey(room, 'holders'), lower) or '', '%S+') do
+    if string.sub(id, -1) ~= '~' then
+      message.to = to
+      redis.call('PUBLISH', channel(room), cjson.encode({type = 'direct-message', data = message}))
+      return 'live'
+    end
+  end
+end
+local owner = redis.call('GET', p .. 'owner:' .. room .. ':' .. lower)
+if not owner then return 'unknown' end
+if not to then
+  local kept = redis.call('GET', p .. 'session:' .. owner)
+  if not kept then return 'unknown' end
+  to = string.match(kept, '\\n(.*)$')
+end
+message.to = to
+local mail = p .. 'mail:' .. owner .. ':' .. room
+redis.call('RPUSH', mail, cjson.encode(message))
+redis.call('PEXPIRE', mail, ARGV[7])
+message.stored = true
+redis.call('PUBLISH', channel(room), cjson.encode({type = 'direct-message', data = message}))
+return 'stored'`;
 
 /** Renews a session's ownership of its name for ARGV[6] ms, unless another session owns it now. ARGV: prefix, room, lower-case name, name, token hash, session TTL. */
 export const RENEW = `${PRELUDE}
@@ -130,7 +173,7 @@ local holders = redis.call('HGET', holdersKey, fromLower)
 if holders then
   redis.call('HDEL', holdersKey, fromLower)
   redis.call('HSET', holdersKey, toLower, holders)
-  for id in string.gmatch(holders, '%S+') do
+  for id in string.gmatch(holders, '[^%s~]+') do
     redis.call('SREM', p .. 'node:' .. id .. ':peers', member(room, fromLower, from))
     redis.call('SADD', p .. 'node:' .. id .. ':peers', member(room, toLower, to))
   end

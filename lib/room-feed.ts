@@ -92,9 +92,11 @@ export class RoomFeed {
     this.#drain();
   }
 
-  /** The mark will never come (its script failed). */
+  /** The mark's answer will never come (its script failed, or its connection did). */
   cancel(tag: string): void {
     this.#marks.delete(tag);
+    this.#lostBehind.delete(tag);
+    this.#drain();
   }
 
   /** Resolves once the listener has had every message up to `seq`. */

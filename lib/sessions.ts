@@ -67,15 +67,20 @@ export class Sessions {
   /**
    * A connection of `session` ended. When it was the last, the session waits `graceMs` for a
    * reconnect and then ends here, calling `onEnd` (which leaves the room's presence); `immediately` skips the wait.
+   * Returns whether the session now waits.
    */
-  detach(session: Session, onEnd: () => void, immediately = false): void {
-    if (--session.connections > 0 || !this.#byToken.has(session.token)) return;
+  detach(session: Session, onEnd: () => void, immediately = false): boolean {
+    if (--session.connections > 0 || !this.#byToken.has(session.token)) return false;
     const end = () => {
       this.#byToken.delete(session.token);
       onEnd();
     };
-    if (immediately || this.#options.graceMs === 0) end();
-    else session.expiry = setTimeout(end, this.#options.graceMs).unref();
+    if (immediately || this.#options.graceMs === 0) {
+      end();
+      return false;
+    }
+    session.expiry = setTimeout(end, this.#options.graceMs).unref();
+    return true;
   }
 
   /** The session holding `from` in `room` is called `to` now: it renamed itself, maybe on another process. */

@@ -4,42 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ChatServer } from '../lib/server.ts';
-import { join, type Joined, startTestServer, type TestClient, type WireEvent } from './helpers.ts';
+import { join, type Joined, presenceView, startTestServer, until, who } from './helpers.ts';
 import { startNode, startRedis, withRedis } from './redis-server.ts';
 
 const GRACE_MS = 4000;
-
-/** Who a client believes is in the room: its snapshot with every join, leave and rename after it applied. */
-function view(events: WireEvent[]): Set<string> {
-  let names = new Set<string>();
-  for (const { type, data } of events) {
-    if (type === 'update-peers') names = new Set(data);
-    else if (type === 'peer-joined') for (const name of data) names.add(name);
-    else if (type === 'peer-left') for (const name of data) names.delete(name);
-    else if (type === 'peer-renamed') {
-      names.delete(data.from);
-      names.add(data.to);
-    }
-  }
-  return names;
-}
-
-/** The answer to `/who` from a client whose greeting is done. */
-async function who(client: TestClient): Promise<string[]> {
-  const before = client.received.length;
-  client.send('/who');
-  const answer = () => client.received.slice(before).find((event) => event.type === 'update-peers');
-  await until(() => answer() !== undefined, 5000, () => 'no answer to /who');
-  return answer()!.data;
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(what());
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** One peer of the churn: it sends acknowledged messages and keeps every message it is sent, over every connection. */
 class Churner {
@@ -106,11 +74,11 @@ function concurrencySuite(name: string, nodes: ChatServer[]): void {
       const names = new Set(peers.map((peer) => peer.name));
       assert.equal(names.size, 100, 'every name is different');
       await until(
-        () => peers.every((peer) => view(peer.client.received).size === 100),
+        () => peers.every((peer) => presenceView(peer.client.received).size === 100),
         10_000,
-        () => `${peers.filter((peer) => view(peer.client.received).size !== 100).length} of 100 never learnt of everyone`,
+        () => `${peers.filter((peer) => presenceView(peer.client.received).size !== 100).length} of 100 never learnt of everyone`,
       );
-      for (const peer of peers) assert.deepEqual(view(peer.client.received), names);
+      for (const peer of peers) assert.deepEqual(presenceView(peer.client.received), names);
       assert.deepEqual(new Set(await who(peers[0]!.client)), names, '/who agrees');
       await Promise.all(peers.map((peer) => peer.client.close()));
     });

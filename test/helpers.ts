@@ -160,6 +160,39 @@ export async function nextMessage(client: TestClient, text: string, timeoutMs = 
   }
 }
 
+/** Who a client believes is in the room: its snapshot with every join, leave and rename after it applied. */
+export function presenceView(events: WireEvent[]): Set<string> {
+  let names = new Set<string>();
+  for (const { type, data } of events) {
+    if (type === 'update-peers') names = new Set(data);
+    else if (type === 'peer-joined') for (const name of data) names.add(name);
+    else if (type === 'peer-left') for (const name of data) names.delete(name);
+    else if (type === 'peer-renamed') {
+      names.delete(data.from);
+      names.add(data.to);
+    }
+  }
+  return names;
+}
+
+/** Polls `check` until it holds; fails with `what()` after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(what());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The answer to `/who` from a client whose greeting is done. */
+export async function who(client: TestClient): Promise<string[]> {
+  const from = client.received.length;
+  client.send('/who');
+  const answer = () => client.received.slice(from).find((event) => event.type === 'update-peers');
+  await until(() => answer() !== undefined, 5000, () => 'no answer to /who');
+  return answer()!.data;
+}
+
 const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
 
 /**

@@ -4,32 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ChatServer } from '../lib/server.ts';
-import { join, type Joined, type TestClient, type WireEvent } from './helpers.ts';
+import { join, type Joined, presenceView, type TestClient, until, who } from './helpers.ts';
 import { type RedisServer, startNode, startRedis, withRedis } from './redis-server.ts';
 
 const NODE_TTL_MS = 900;
 const FLAGS = ['--grace-ms', '500', '--node-ttl-ms', String(NODE_TTL_MS)];
 
-/** Who a client believes is in the room: its snapshot with every join, leave and rename after it applied. */
-function view(events: WireEvent[]): Set<string> {
-  let names = new Set<string>();
-  for (const { type, data } of events) {
-    if (type === 'update-peers') names = new Set(data);
-    else if (type === 'peer-joined') for (const name of data) names.add(name);
-    else if (type === 'peer-left') for (const name of data) names.delete(name);
-  }
-  return names;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(what());
-    await sleep(50);
-  }
-}
 
 const isHealthy = async (node: ChatServer) => (await fetch(`${node.url}/healthz`)).status === 200;
 
@@ -55,19 +36,17 @@ async function sendAcked(client: TestClient, text: string, id: string): Promise<
   }
 }
 
-async function who(client: TestClient): Promise<string[]> {
-  const from = client.received.length;
-  client.send('/who');
-  await until(() => client.received.slice(from).some((e) => e.type === 'update-peers'), 5000, () => 'no answer to /who');
-  return client.received.slice(from).find((e) => e.type === 'update-peers')!.data;
+/** A fresh Redis and two plainchat processes over it. */
+async function twoNodes() {
+  const redis = await startRedis();
+  const nodes = await Promise.all([startNode(redis.url, FLAGS), startNode(redis.url, FLAGS)]);
+  return { redis, nodes, one: nodes[0]!, two: nodes[1]! };
 }
 
 const leftIn = (peer: Joined) => peer.client.received.filter((e) => e.type === 'peer-left').flatMap((e) => e.data as string[]);
 
 withRedis('Redis away for longer than the node TTL', async () => {
-  const redis = await startRedis();
-  const nodes = await Promise.all([startNode(redis.url, FLAGS), startNode(redis.url, FLAGS)]);
-  const [one, two] = nodes as [ChatServer, ChatServer];
+  const { redis, nodes, one, two } = await twoNodes();
 
   test('nobody connected is announced as left, no ghost remains, and every message acknowledged after it reaches every peer', async () => {
     const a = await join(one, '/ws?room=outage');
@@ -75,7 +54,7 @@ withRedis('Redis away for longer than the node TTL', async () => {
     const c = await join(two, '/ws?room=outage');
     const ghost = await join(one, '/ws?room=outage');
     const connected = [a, b, c];
-    await until(() => connected.every((peer) => view(peer.client.received).size === 4), 5000, () => 'the peers never saw each other');
+    await until(() => connected.every((peer) => presenceView(peer.client.received).size === 4), 5000, () => 'the peers never saw each other');
     // Its leave falls due (after the 500 ms grace) while Redis is away.
     await ghost.client.close();
     await sleep(100);
@@ -95,10 +74,10 @@ withRedis('Redis away for longer than the node TTL', async () => {
     }
 
     const everyone = new Set(connected.map((peer) => peer.name));
-    await until(() => connected.every((peer) => view(peer.client.received).size === 3), 5000, () => `the ghost stayed: ${connected.map((peer) => [...view(peer.client.received)].join(' ')).join(' | ')}`);
+    await until(() => connected.every((peer) => presenceView(peer.client.received).size === 3), 5000, () => `the ghost stayed: ${connected.map((peer) => [...presenceView(peer.client.received)].join(' ')).join(' | ')}`);
     await sleep(3 * NODE_TTL_MS);
     for (const peer of connected) {
-      assert.deepEqual(view(peer.client.received), everyone, `${peer.name}'s list`);
+      assert.deepEqual(presenceView(peer.client.received), everyone, `${peer.name}'s list`);
       assert.deepEqual(new Set(await who(peer.client)), everyone, `/who for ${peer.name}`);
       assert.deepEqual(leftIn(peer), [ghost.name], `${peer.name} saw only the ghost leave`);
     }
@@ -107,9 +86,7 @@ withRedis('Redis away for longer than the node TTL', async () => {
 });
 
 withRedis('Redis back without its data', async () => {
-  const redis = await startRedis();
-  const nodes = await Promise.all([startNode(redis.url, FLAGS), startNode(redis.url, FLAGS)]);
-  const [one, two] = nodes as [ChatServer, ChatServer];
+  const { redis, nodes, one, two } = await twoNodes();
 
   test('a new epoch, every connected name and session registered again, no name twice, and old positions answered unknown-epoch', async () => {
     const a = await join(one, '/ws?room=empty');
