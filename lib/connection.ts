@@ -170,12 +170,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, config, hub } = this.#context;
     const { room } = this;
     const { since, token } = parseResume(query);
-    const { peers, isFirst } = await this.#takeSession(token);
+    // The engine keeps the session before the join resolves, so before its token is handed out.
+    const { peers, hasMail } = await this.#takeSession(token);
     const session = this.#session!;
-    // The session is kept before its token is handed out.
-    await engine.registerSession(session.token, room, session.name);
-    // Kept direct messages go to the session's first connection (others came while it was here).
-    const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), isFirst ? engine.missed(session.token, room) : []]);
+    const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), hasMail ? engine.missed(session.token, room) : []]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
       this.#leave();
       return;
@@ -202,9 +200,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /**
    * Takes the session of `token` (one this process serves now, or one kept while it was away, or
    * one another process holds) or starts one under a fresh name, and enters the room's presence
-   * with it; returns the presence snapshot, and whether this is the session's only connection.
+   * with it; returns the presence snapshot, and whether kept direct messages may wait for it: they
+   * go to the first connection of a session that existed before (others came while it was here).
    */
-  async #takeSession(token: string | undefined): Promise<{ peers: string[]; isFirst: boolean }> {
+  async #takeSession(token: string | undefined): Promise<{ peers: string[]; hasMail: boolean }> {
     const { sessions, engine, hub } = this.#context;
     const { room } = this;
     let session = sessions.resume(token, room);
@@ -228,10 +227,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
           this.#isInHub = true;
         },
       });
-    const entered = (owned !== undefined && (await enter({ token: token!, name: owned }))) || (await enter({ token: newToken() }));
+    const resumed = owned === undefined ? undefined : await enter({ token: token!, name: owned });
     // A name that now belongs to someone else (Redis lost its data) is given up for a fresh one.
+    const entered = resumed ?? (await enter({ token: newToken() }));
     if (!entered) throw new Error('no name could be taken');
-    return { peers: entered.peers, isFirst };
+    return { peers: entered.peers, hasMail: resumed !== undefined && isFirst };
   }
 
   #receive(data: RawData, isBinary: boolean): void {

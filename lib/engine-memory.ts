@@ -3,7 +3,7 @@
 // once its batch is committed, and events that happen meanwhile wait behind it, so that no peer
 // ever sees a message that a crash could still take back, nor events out of order.
 
-import type { DirectOutcome, Engine, RoomEvent, RoomListener } from './engine.ts';
+import type { DirectOutcome, Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
 import { generateName } from './names.ts';
 import type { Store } from './store.ts';
 
@@ -57,7 +57,7 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
   const isTaken = (room: string, names: Map<string, string>) => (candidate: string) => names.has(candidate.toLowerCase()) || store.nameOwner(room, candidate) !== undefined;
 
   return {
-    async join(room, { name: claimed, onEnter }) {
+    async join(room, { token, name: claimed, onEnter }) {
       const { names } = roomOf(room);
       const name = claimed ?? generateName(isTaken(room, names), random, names.size);
       if (!names.has(name.toLowerCase())) {
@@ -65,12 +65,16 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
         emit(room, { type: 'peer-joined', data: name });
       }
       const presence = { name, peers: [...names.values()] };
-      return new Promise((resolve) =>
+      const entered = new Promise<Presence>((resolve) =>
         later(() => {
           onEnter?.(presence);
           resolve(presence);
         }),
       );
+      // The session owns its name from here, kept before the join resolves (and its token is handed out).
+      store.saveSession(token, room, name);
+      await store.commit();
+      return entered;
     },
     async leave(room, name, token) {
       if (token !== undefined) store.saveSession(token, room, name);

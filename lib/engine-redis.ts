@@ -260,14 +260,27 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     );
   };
 
+  /**
+   * Before a room's feed knows who is online (its first join here), the names online as read once,
+   * after a first refusal: a crowded room would otherwise cost a round trip per name tried.
+   */
+  const guesses = new WeakMap<RoomFeed, Promise<Map<string, string>>>();
+  const guess = (room: string, feed: RoomFeed) => {
+    let names = guesses.get(feed);
+    if (!names) guesses.set(feed, (names = client.hVals(key(room, 'names')).then((online) => new Map(online.map((name) => [name.toLowerCase(), name])))));
+    return names;
+  };
+
   /** Claims a fresh name for `token` (no name refused is tried twice); returns it. */
   const pickAndClaim = async (room: string, token: string, feed: RoomFeed, onEnter: (name: string, names: string[]) => void = () => {}): Promise<string> => {
     const refused = new Set<string>();
     for (;;) {
-      const names = feed.names ?? new Map<string, string>();
+      const names = feed.names ?? (refused.size > 0 ? await guess(room, feed) : new Map<string, string>());
       const name = generateName((candidate) => names.has(candidate.toLowerCase()) || refused.has(candidate.toLowerCase()), random, names.size);
       const outcome = await claim(room, token, name, false, (names) => onEnter(name, names));
       if (outcome === 'ok') return name;
+      // A resync that finds the epoch changed again starts over, rather than wait for itself.
+      if (outcome === 'epoch' && resyncing) throw new Error('Redis holds another history now');
       if (outcome === 'epoch') await resync();
       // Someone else's, here or owned while away: pick again.
       refused.add(name.toLowerCase());
@@ -418,9 +431,21 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return published;
     },
     async replay(room, since, recent) {
-      const { newest, oldest } = await span(room);
+      // The newest `recent` are read with the span, at one instant: a join, or a resume from
+      // nearby, needs no second round trip.
+      const [seq, first, last] = (await client
+        .multi()
+        .get(key(room, 'seq'))
+        .xRange(key(room, 'history'), '-', '+', { COUNT: 1 })
+        .xRevRange(key(room, 'history'), '+', '-', { COUNT: Math.max(1, recent) })
+        .exec()) as unknown as [string | null, StreamEntry[], StreamEntry[]];
+      const newest = Number(seq ?? 0);
+      const oldest = first[0] ? Number(first[0].id.split('-')[0]) : newest + 1;
       const { replay, from, to } = planReplay(epoch, newest, oldest, since, recent, maxReplay);
-      return { ...replay, messages: await range(room, from, to) };
+      const newestRead = last.map((entry) => JSON.parse(entry.message['m']!) as ChatMessage).reverse();
+      const isRead = newestRead.length > 0 && newestRead[0]!.seq <= from;
+      const messages = isRead || from > to ? newestRead.filter((message) => message.seq >= from && message.seq <= to) : await range(room, from, to);
+      return { ...replay, messages };
     },
     async history(room, before, limit) {
       const { newest, oldest } = await span(room);

@@ -15,7 +15,15 @@ const storeOptions = (settings: EngineSettings): StoreOptions => ({ ...settings,
 
 function underTest(settings: EngineSettings, store: ReturnType<typeof createMemoryStore>): EngineUnderTest {
   const events: EngineUnderTest['events'] = [];
-  const engine = createMemoryEngine({ store, roomTtlMs: settings.roomTtlMs, isConnected: () => false, listener: (room, event) => events.push({ room, event }) });
+  // Without a hub, a name counts as connected while it is online (as over Redis, until away()).
+  const isConnected = (room: string, name: string) => {
+    let isOnline = false;
+    for (const { room: where, event } of events) {
+      if (where === room && (event.type === 'peer-joined' || event.type === 'peer-left') && event.data === name) isOnline = event.type === 'peer-joined';
+    }
+    return isOnline;
+  };
+  const engine = createMemoryEngine({ store, roomTtlMs: settings.roomTtlMs, isConnected, listener: (room, event) => events.push({ room, event }) });
   return { engine, events };
 }
 
