@@ -14,7 +14,7 @@ import { planPage, planReplay } from './history.ts';
 import { Liveness } from './liveness.ts';
 import { generateName } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
-import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
+import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
 import type { DirectMessage } from './store.ts';
 
@@ -78,7 +78,20 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
   const key = (room: string, part: string) => `${prefix}room:${room}:${part}`;
   const channelPrefix = `${prefix}events:`;
-  const run = async (script: string, args: Array<string | number>) => client.eval(script, { keys: [], arguments: [prefix, ...args.map(String)] });
+  // Scripts go by their SHA-1 (a few bytes a call instead of the whole script), and in full once
+  // Redis does not know one (after it restarted).
+  const shas = new Map<string, string>();
+  const run = async (script: string, args: Array<string | number>) => {
+    const options = { keys: [], arguments: [prefix, ...args.map(String)] };
+    let sha = shas.get(script);
+    if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return await client.evalSha(sha, options);
+    } catch (err) {
+      if (!String(err).includes('NOSCRIPT')) throw err;
+      return client.eval(script, options);
+    }
+  };
 
   // The epoch names this Redis's history: it outlives every process, so a resume works on any node.
   const newEpoch = async (): Promise<string> => {
@@ -271,12 +284,21 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     return names;
   };
 
-  /** Claims a fresh name for `token` (no name refused is tried twice); returns it. */
+  /**
+   * Per room, the names this process's joins were refused (owned by a session away, mostly, which
+   * the feed cannot know): shared, so that a room with a thousand such names costs a thousand
+   * refusals in all, not a thousand for every newcomer.
+   */
+  const refusals = new WeakMap<RoomFeed, Set<string>>();
+
+  /** Claims a fresh name for `token`; returns it. */
   const pickAndClaim = async (room: string, token: string, feed: RoomFeed, onEnter: (name: string, names: string[]) => void = () => {}): Promise<string> => {
-    const refused = new Set<string>();
+    let refused = refusals.get(feed);
+    if (!refused) refusals.set(feed, (refused = new Set()));
     for (;;) {
       const names = feed.names ?? (refused.size > 0 ? await guess(room, feed) : new Map<string, string>());
-      const name = generateName((candidate) => names.has(candidate.toLowerCase()) || refused.has(candidate.toLowerCase()), random, names.size);
+      const isTaken = (candidate: string) => names.has(candidate.toLowerCase()) || refused.has(candidate.toLowerCase());
+      const name = generateName(isTaken, random, names.size + refused.size);
       const outcome = await claim(room, token, name, false, (names) => onEnter(name, names));
       if (outcome === 'ok') return name;
       // A resync that finds the epoch changed again starts over, rather than wait for itself.
@@ -433,18 +455,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     async replay(room, since, recent) {
       // The newest `recent` are read with the span, at one instant: a join, or a resume from
       // nearby, needs no second round trip.
-      const [seq, first, last] = (await client
-        .multi()
-        .get(key(room, 'seq'))
-        .xRange(key(room, 'history'), '-', '+', { COUNT: 1 })
-        .xRevRange(key(room, 'history'), '+', '-', { COUNT: Math.max(1, recent) })
-        .exec()) as unknown as [string | null, StreamEntry[], StreamEntry[]];
-      const newest = Number(seq ?? 0);
-      const oldest = first[0] ? Number(first[0].id.split('-')[0]) : newest + 1;
+      const [seq, first, ...newestFirst] = (await run(NEWEST, [room, Math.max(1, recent)])) as string[];
+      const newest = Number(seq);
+      const oldest = first ? Number(first.split('-')[0]) : newest + 1;
       const { replay, from, to } = planReplay(epoch, newest, oldest, since, recent, maxReplay);
-      const newestRead = last.map((entry) => JSON.parse(entry.message['m']!) as ChatMessage).reverse();
-      const isRead = newestRead.length > 0 && newestRead[0]!.seq <= from;
-      const messages = isRead || from > to ? newestRead.filter((message) => message.seq >= from && message.seq <= to) : await range(room, from, to);
+      const newestRead = newestFirst.map((json) => JSON.parse(json) as ChatMessage).reverse();
+      const isRead = from > to || (newestRead.length > 0 && newestRead[0]!.seq <= from);
+      const messages = isRead ? newestRead.filter((message) => message.seq >= from && message.seq <= to) : await range(room, from, to);
       return { ...replay, messages };
     },
     async history(room, before, limit) {

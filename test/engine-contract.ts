@@ -59,11 +59,8 @@ async function enter(engine: Engine, room: string, name?: string, token = `token
   return presence;
 }
 
-/**
- * `keepsSessions`: the engine keeps sessions while they are away (a store's), so that a name stays
- * owned for the session TTL; over Redis that is still to come.
- */
-export function engineContract(name: string, create: EngineFactory, { keepsSessions = true } = {}): void {
+/** Runs the contract against the engines `create` makes. */
+export function engineContract(name: string, create: EngineFactory): void {
   describe(`engine contract: ${name}`, () => {
     async function withEngine(run: (under: EngineUnderTest) => Promise<void>): Promise<void> {
       const under = await create(SETTINGS);
@@ -233,7 +230,7 @@ export function engineContract(name: string, create: EngineFactory, { keepsSessi
         assert.equal((await engine.replay('lobby', undefined, 10)).messages.length, 0);
       }));
 
-    describe('sessions kept while away', { skip: keepsSessions ? false : 'this engine keeps sessions only while their name is online' }, () => {
+    describe('sessions kept while away', () => {
       /** A peer whose session `token` was kept and whose connection is gone: its name, owned while away. */
       async function away(engine: Engine, token: string): Promise<string> {
         const { name } = await enter(engine, 'lobby', undefined, token);
