@@ -286,9 +286,9 @@ async function latency(kind: Kind) {
   return { ...load, closes: crowd.closes };
 }
 
-async function join(kind: Kind, flags: string[] = []) {
+async function join(kind: Kind, flags: string[] = [], sizes = settings.join) {
   const results = [];
-  for (const n of settings.join) {
+  for (const n of sizes) {
     const server = await startServer(kind, flags);
     // Unmeasured storms first, each in a room of its own, so that the measured ones run code the JIT
     // has optimized: the first thousand joins on a fresh process run at about half speed.
@@ -451,18 +451,28 @@ async function workers() {
     console.log(`workers skipped: ${errors['workers']}`);
     return undefined;
   }
-  const flags = ['--workers', '2', '--redis-url', redis.url];
+  const flags = (url: string) => ['--workers', '2', '--redis-url', url];
+  let throughputOverRedis;
   try {
     console.log('workers: plainchat, 2 workers over Redis');
-    const throughputOverRedis = await throughput('plainchat', flags);
-    // Join storms over two processes against one process in memory, measured here side by side.
-    console.log('workers: join storms, 2 workers over Redis');
-    const joinOverRedis = await join('plainchat', flags);
-    console.log('workers: join storms, 1 process --memory');
-    return { throughput: throughputOverRedis, join: joinOverRedis, joinInMemory: await join('plainchat', ['--memory']) };
+    throughputOverRedis = await throughput('plainchat', flags(redis.url));
   } finally {
     redis.stop();
   }
+  // Join storms over two processes against one process in memory, measured here side by side;
+  // each size on a Redis of its own, as each --memory server starts empty.
+  const joinOverRedis = [];
+  for (const n of settings.join) {
+    const fresh = (await startRedis())!;
+    try {
+      console.log(`workers: join storms of ${n}, 2 workers over Redis`);
+      joinOverRedis.push(...(await join('plainchat', flags(fresh.url), [n])));
+    } finally {
+      fresh.stop();
+    }
+  }
+  console.log('workers: join storms, 1 process --memory');
+  return { throughput: throughputOverRedis, join: joinOverRedis, joinInMemory: await join('plainchat', ['--memory']) };
 }
 
 const results = {

@@ -171,7 +171,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { room } = this;
     const { since, token } = parseResume(query);
     // The engine keeps the session before the join resolves, so before its token is handed out.
-    const { peers, hasMail } = await this.#takeSession(token);
+    const { snapshot, hasMail } = await this.#takeSession(token);
     const session = this.#session!;
     const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), hasMail ? engine.missed(session.token, room) : []]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
@@ -179,7 +179,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       return;
     }
     this.#reply({ type: 'name-generated', data: session.name });
-    this.#send(hub.snapshotFrame(room, peers));
+    this.#send(snapshot);
     this.#reply({ type: 'session', data: { token: session.token } });
     // A replay may be larger than --max-buffered-bytes (up to --max-replay messages); it is owed
     // in full, so it is not policed. Live frames behind it are.
@@ -200,22 +200,23 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /**
    * Takes the session of `token` (one this process serves now, or one kept while it was away, or
    * one another process holds) or starts one under a fresh name, and enters the room's presence
-   * with it; returns the presence snapshot, and whether kept direct messages may wait for it: they
-   * go to the first connection of a session that existed before (others came while it was here).
+   * with it; returns the presence snapshot framed, and whether kept direct messages may wait for
+   * it: they go to the first connection of a session that existed before (others came while it was here).
    */
-  async #takeSession(token: string | undefined): Promise<{ peers: string[]; hasMail: boolean }> {
+  async #takeSession(token: string | undefined): Promise<{ snapshot: Buffer; hasMail: boolean }> {
     const { sessions, engine, hub } = this.#context;
     const { room } = this;
     let session = sessions.resume(token, room);
     // Held from now, so that a close while joining lets go of it.
     this.#session = session;
     let isFirst = session?.connections === 1;
+    let snapshot: Buffer | undefined;
     const owned = session?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
     const enter = (request: { token: string; name?: string }) =>
       engine.join(room, {
         ...request,
         // Synchronous at the snapshot's place in the stream: the peer hears every event after it.
-        onEnter: ({ name }) => {
+        onEnter: ({ name, peers }) => {
           // Another connection of the same session may have taken it while this one waited.
           session ??= sessions.resume(request.token, room);
           if (!session) {
@@ -225,13 +226,16 @@ export class Connection extends WebSocket implements Peer, Pulse {
           this.#session = session;
           hub.add(this);
           this.#isInHub = true;
+          // Framed here, in the stream's order, each a few names more than the last: a storm's
+          // snapshots extend one another instead of each being serialized whole.
+          snapshot = hub.snapshotFrame(room, peers);
         },
       });
     const resumed = owned === undefined ? undefined : await enter({ token: token!, name: owned });
     // A name that now belongs to someone else (Redis lost its data) is given up for a fresh one.
     const entered = resumed ?? (await enter({ token: newToken() }));
     if (!entered) throw new Error('no name could be taken');
-    return { peers: entered.peers, hasMail: resumed !== undefined && isFirst };
+    return { snapshot: snapshot!, hasMail: resumed !== undefined && isFirst };
   }
 
   #receive(data: RawData, isBinary: boolean): void {

@@ -8,7 +8,8 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { defaultConfig } from '../lib/config.ts';
 import { COLORS } from '../lib/names.ts';
 import { type ChatServer, startServer } from '../lib/server.ts';
-import { join as joinRoom, nextMessage, spawnServer, tempDataDir } from './helpers.ts';
+import { join as joinRoom, nextMessage, spawnServer, tempDataDir, until } from './helpers.ts';
+import { redisMissing, startNode, startRedis } from './redis-server.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = !existsSync(CHROMIUM);
@@ -184,6 +185,24 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
     }));
     await Promise.all([page, other.page].map((p) => p.context().close()));
+  });
+
+  test('when Redis comes back without its data the page says so, and the chat goes on in the new numbering', { skip: redisMissing() }, async () => {
+    const redis = await startRedis();
+    const node = await startNode(redis.url, ['--node-ttl-ms', '900']);
+    const page = await openIn(await browser.newContext(), node.url);
+    const before = `before ${unique()}`;
+    await say(page, before);
+    await page.locator('#messages .msg:not(.pending)', { hasText: before }).waitFor();
+    await redis.stop();
+    await redis.startEmpty();
+    await page.locator('#messages .note', { hasText: 'lost its message history' }).waitFor({ timeout: 15_000 });
+    await until(async () => (await fetch(`${node.url}/healthz`)).ok, 10_000, () => 'the node is not healthy again');
+    const after = `after ${unique()}`;
+    await say(page, after);
+    await page.locator('#messages .msg:not(.pending)', { hasText: after }).waitFor({ timeout: 15_000 });
+    assert.deepEqual((await shownTexts(page)).slice(-2), [before, after]);
+    await page.context().close();
   });
 
   test('a new page shows history; a dropped connection resumes with no gap; a reload keeps the name', async () => {
