@@ -419,7 +419,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return (await run(DIRECT, [room, to.toLowerCase(), from, message, ts, sessionTtlMs])) as DirectOutcome;
     },
     async away(room, name) {
-      await run(AWAY, [room, name.toLowerCase(), '', nodeId]);
+      await run(AWAY, [room, name.toLowerCase(), nodeId]);
     },
     async missed(token, room) {
       const kept = await client.lRange(`${prefix}mail:${hashToken(token)}:${room}`, 0, -1);

@@ -102,12 +102,12 @@ if hash ~= '' and redis.call('GET', p .. 'owner:' .. room .. ':' .. lower) == ha
 end
 return release(room, lower, name, ARGV[6], ARGV[2])`;
 
-/** Process ARGV[5] holds a name with no connection using it now (its grace period). ARGV: prefix, room, lower-case name, unused, node. */
+/** Process ARGV[4] holds a name with no connection using it now (its grace period). ARGV: prefix, room, lower-case name, node. */
 export const AWAY = `${PRELUDE}
 local holdersKey = roomKey(ARGV[2], 'holders')
-local rest, found = othersThan(redis.call('HGET', holdersKey, ARGV[3]), ARGV[5])
+local rest, found = othersThan(redis.call('HGET', holdersKey, ARGV[3]), ARGV[4])
 if not found then return 0 end
-rest[#rest + 1] = ARGV[5] .. '~'
+rest[#rest + 1] = ARGV[4] .. '~'
 redis.call('HSET', holdersKey, ARGV[3], table.concat(rest, ' '))
 return 1`;
 

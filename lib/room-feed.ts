@@ -55,6 +55,8 @@ export class RoomFeed {
   /** Events held back behind a read of history, or behind a first mark waiting for its snapshot. */
   #queue: Wire[] | undefined;
   readonly #marks = new Map<string, Mark>();
+  /** Join marks answered before a resync whose own marks have not arrived (tag to the resync's tag). */
+  readonly #lostBehind = new Map<string, string>();
   #waiters: Array<{ seq: number; resolve: () => void }> = [];
   #isReading = false;
   #isClosed = false;
@@ -120,9 +122,6 @@ export class RoomFeed {
   close(): void {
     this.#isClosed = true;
   }
-
-  /** Join marks answered before a resync whose own marks have not arrived (tag to the resync's tag). */
-  readonly #lostBehind = new Map<string, string>();
 
   #process(wire: Wire): void {
     const { names } = this;
