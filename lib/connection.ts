@@ -265,10 +265,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine } = this.#context;
     if (event.type === 'ping') this.#reply({ type: 'pong', data: null });
     else if (event.type === 'rename') this.#rename(session, event.data);
-    else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message).catch(() => this.#unavailable());
-    else if (event.type === 'history') this.#history(event.data.before, event.data.limit).catch(() => this.#unavailable());
+    else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message).catch(() => this.#unavailable('your direct message could not be sent just now and reached nobody; send it again in a moment'));
+    else if (event.type === 'history') this.#history(event.data.before, event.data.limit).catch(() => this.#unavailable('older messages could not be read just now; ask again in a moment'));
     else if (event.type === 'typing') this.#setTyping(session, event.data);
-    else if (event.type === 'who') void engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }));
+    else if (event.type === 'who') engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }), () => this.#unavailable('who is here could not be read just now; ask again in a moment'));
     else if (event.type === 'help') this.#reply({ type: 'help', data: HELP });
     else {
       this.#setTyping(session, false);
@@ -281,9 +281,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#send(frameText(encodeEvent(event)));
   }
 
-  /** Tells the client its last message reached nobody: the engine (Redis) could not be reached. */
-  #unavailable(): void {
-    this.#sendError({ code: 'unavailable', message: 'your message could not be sent just now and reached nobody; send it again in a moment' });
+  /** Tells the client its last event could not be served: the engine (Redis) could not be reached. */
+  #unavailable(message = 'your message could not be sent just now and reached nobody; send it again in a moment'): void {
+    this.#sendError({ code: 'unavailable', message });
   }
 
   /** Refuses the client's last event; the connection stays open. */

@@ -160,6 +160,10 @@ withRedis('Redis going away', async () => {
     peer.client.send('into the void?');
     assert.equal((await peer.client.nextOfType('error', 5000)).data.code, 'unavailable');
     assert.equal(await health(), 503);
+    // Found from outside: a /who while Redis was away took the whole process down.
+    peer.client.send('/who');
+    assert.equal((await peer.client.nextOfType('error', 5000)).data.code, 'unavailable', '/who is answered too');
+    assert.equal(await health(), 503, 'and the server is still up');
 
     await redis.start();
     for (let tries = 0; (await health()) !== 200; tries++) {
