@@ -18,8 +18,6 @@ import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RENAME, RENEW, 
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
 import type { DirectMessage } from './store.ts';
 
-type StreamEntry = { id: string; message: Record<string, string> };
-
 export interface RedisEngineOptions {
   url: string;
   listener: RoomListener;
@@ -110,13 +108,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     return (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
   };
   /**
-   * The room's newest seq and its oldest kept one (newest + 1 when none is kept), read at one
-   * instant: a message published after it has a higher seq.
+   * The room's newest seq, its oldest kept one (newest + 1 when none is kept) and its `count`
+   * newest messages, oldest first, read at one instant: a message published after it has a higher seq.
    */
-  const span = async (room: string): Promise<{ newest: number; oldest: number }> => {
-    const [seq, first] = (await client.multi().get(key(room, 'seq')).xRange(key(room, 'history'), '-', '+', { COUNT: 1 }).exec()) as unknown as [string | null, StreamEntry[]];
-    const newest = Number(seq ?? 0);
-    return { newest, oldest: first[0] ? Number(first[0].id.split('-')[0]) : newest + 1 };
+  const span = async (room: string, count = 0): Promise<{ newest: number; oldest: number; latest: ChatMessage[] }> => {
+    const [seq, first, ...newestFirst] = (await run(NEWEST, [room, count])) as string[];
+    const newest = Number(seq);
+    const latest = newestFirst.map((json) => JSON.parse(json) as ChatMessage).reverse();
+    return { newest, oldest: first ? Number(first.split('-')[0]) : newest + 1, latest };
   };
 
   // The rooms this process holds names in (or is joining), each with its stream made whole.
@@ -453,15 +452,11 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return published;
     },
     async replay(room, since, recent) {
-      // The newest `recent` are read with the span, at one instant: a join, or a resume from
-      // nearby, needs no second round trip.
-      const [seq, first, ...newestFirst] = (await run(NEWEST, [room, Math.max(1, recent)])) as string[];
-      const newest = Number(seq);
-      const oldest = first ? Number(first.split('-')[0]) : newest + 1;
+      // The newest `recent` are read with the span: a join, or a resume from nearby, needs no second round trip.
+      const { newest, oldest, latest } = await span(room, recent);
       const { replay, from, to } = planReplay(epoch, newest, oldest, since, recent, maxReplay);
-      const newestRead = newestFirst.map((json) => JSON.parse(json) as ChatMessage).reverse();
-      const isRead = from > to || (newestRead.length > 0 && newestRead[0]!.seq <= from);
-      const messages = isRead ? newestRead.filter((message) => message.seq >= from && message.seq <= to) : await range(room, from, to);
+      const isRead = from > to || (latest.length > 0 && latest[0]!.seq <= from);
+      const messages = isRead ? latest.filter((message) => message.seq >= from && message.seq <= to) : await range(room, from, to);
       return { ...replay, messages };
     },
     async history(room, before, limit) {

@@ -207,13 +207,15 @@ return message`;
 
 /**
  * Room ARGV[2]'s newest seq, its oldest kept entry's id ('' when none is kept) and its newest
- * ARGV[3] messages' JSON, newest first, read at one instant: {seq, id, json...}.
+ * ARGV[3] messages' JSON (none for 0), newest first, read at one instant: {seq, id, json...}.
  */
 export const NEWEST = `${PRELUDE}
 local history = roomKey(ARGV[2], 'history')
 local first = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1]
 local result = {redis.call('GET', roomKey(ARGV[2], 'seq')) or '0', first and first[1] or ''}
-for _, entry in ipairs(redis.call('XREVRANGE', history, '+', '-', 'COUNT', ARGV[3])) do result[#result + 1] = entry[2][2] end
+if tonumber(ARGV[3]) > 0 then
+  for _, entry in ipairs(redis.call('XREVRANGE', history, '+', '-', 'COUNT', ARGV[3])) do result[#result + 1] = entry[2][2] end
+end
 return result`;
 
 /** Marks a point in room ARGV[2]'s stream with tag ARGV[3] and returns the room there: {'ok', seq, names...}. */
