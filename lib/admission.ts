@@ -1,35 +1,166 @@
-// Caps on open connections, in total and per client address, checked before an upgrade.
+// Who may use how much: budgets per client address (sockets open, requests, events, new rooms,
+// replays per time) beside the totals, so that no address, however many connections it opens or
+// reopens, gets more than its share. Pure apart from the injected clock; the server asks it.
 
-/** Counts open connections; `admit` says whether one more may open, `release` when it closes. */
-export class ConnectionCaps {
-  readonly #maxTotal: number;
-  readonly #maxPerIp: number;
-  readonly #perIp = new Map<string, number>();
+import { isIPv4, isIPv6 } from 'node:net';
+import { TokenBucket } from './rate-limit.ts';
+
+/**
+ * The address a budget is kept for: an IPv4 address as it is (an IPv4-mapped IPv6 one as IPv4),
+ * an IPv6 address by its /64 prefix (one customer's network gets a whole /64, so each of its
+ * addresses is not a new budget).
+ */
+export function addressKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::', 2);
+  const left = head === '' ? [] : head.split(':');
+  const right = ip.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
+ * The client's address of a request: the socket's, or behind a proxy that is trusted
+ * (`--trust-proxy`), the last address of `X-Forwarded-For`, the one that proxy appended.
+ */
+export function clientAddress(socketAddress: string | undefined, forwardedFor: string | string[] | undefined, trustProxy: boolean): string {
+  if (trustProxy && forwardedFor !== undefined) {
+    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+    const last = hops[hops.length - 1]?.trim() ?? '';
+    if (isIPv4(last) || isIPv6(last)) return last;
+  }
+  return socketAddress ?? 'unknown';
+}
+
+export interface AdmissionLimits {
+  /** Sockets open in all, counted from accept. */
+  maxConnections: number;
+  /** Sockets open from one address, counted from accept (behind a trusted proxy: WebSockets, from upgrade). */
+  maxConnectionsPerIp: number;
+  /** HTTP requests and upgrades per second from one address, after a burst of `requestBurst`. */
+  requestsPerSecond: number;
+  requestBurst: number;
+  /** Events per second over all of one address's connections, after a burst of `eventBurst`. */
+  eventsPerSecond: number;
+  eventBurst: number;
+  /** Rooms one address may bring into being per minute. */
+  roomsPerMinute: number;
+  /** Resumes (replays of missed messages) one address may ask for per minute. */
+  replaysPerMinute: number;
+  /** Addresses whose budgets are remembered; past it the longest idle one without sockets is forgotten. */
+  maxAddresses: number;
+}
+
+/** What one address has used; each bucket is made when first needed, so an idle address costs little. */
+interface Account {
+  sockets: number;
+  requests?: TokenBucket;
+  events?: TokenBucket;
+  rooms?: TokenBucket;
+  replays?: TokenBucket;
+}
+
+type Budget = 'requests' | 'events' | 'rooms' | 'replays';
+
+/** Counts sockets and spends budgets per address; each `take*` returns 0, or the ms to wait. */
+export class Admission {
+  readonly #limits: AdmissionLimits;
+  readonly #now: () => number;
+  /** In order of last use, so the first ones are the longest idle. */
+  readonly #accounts = new Map<string, Account>();
   #total = 0;
 
-  constructor(maxTotal: number, maxPerIp: number) {
-    this.#maxTotal = maxTotal;
-    this.#maxPerIp = maxPerIp;
+  constructor(limits: AdmissionLimits, now: () => number = Date.now) {
+    this.#limits = limits;
+    this.#now = now;
   }
 
-  /** Reserves a slot for `ip` and returns true, or returns false when a cap is reached. */
-  admit(ip: string): boolean {
-    const count = this.#perIp.get(ip) ?? 0;
-    if (this.#total >= this.#maxTotal || count >= this.#maxPerIp) return false;
-    this.#perIp.set(ip, count + 1);
+  /** Sockets open in all. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Addresses remembered now. */
+  get addresses(): number {
+    return this.#accounts.size;
+  }
+
+  /** Counts a socket in the total and returns true, or returns false when the total is reached. */
+  openSocket(): boolean {
+    if (this.#total >= this.#limits.maxConnections) return false;
     this.#total++;
     return true;
   }
 
-  release(ip: string): void {
-    const count = this.#perIp.get(ip);
-    if (count === undefined) return;
-    if (count <= 1) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, count - 1);
+  closeSocket(): void {
     this.#total--;
   }
 
-  get total(): number {
-    return this.#total;
+  /** Counts a socket of `key` and returns true, or returns false when its cap is reached. */
+  openFrom(key: string): boolean {
+    const account = this.#account(key);
+    if (account.sockets >= this.#limits.maxConnectionsPerIp) return false;
+    account.sockets++;
+    return true;
+  }
+
+  closeFrom(key: string): void {
+    const account = this.#accounts.get(key);
+    if (account && account.sockets > 0) account.sockets--;
+  }
+
+  /** Sockets open from `key`. */
+  socketsFrom(key: string): number {
+    return this.#accounts.get(key)?.sockets ?? 0;
+  }
+
+  takeRequest(key: string): number {
+    return this.#take(key, 'requests');
+  }
+
+  takeEvent(key: string): number {
+    return this.#take(key, 'events');
+  }
+
+  takeRoom(key: string): number {
+    return this.#take(key, 'rooms');
+  }
+
+  takeReplay(key: string): number {
+    return this.#take(key, 'replays');
+  }
+
+  #take(key: string, budget: Budget): number {
+    const account = this.#account(key);
+    const bucket = (account[budget] ??= this.#bucket(budget));
+    return bucket.take();
+  }
+
+  #bucket(budget: Budget): TokenBucket {
+    const limits = this.#limits;
+    if (budget === 'requests') return new TokenBucket(limits.requestBurst, limits.requestsPerSecond, this.#now);
+    if (budget === 'events') return new TokenBucket(limits.eventBurst, limits.eventsPerSecond, this.#now);
+    const perMinute = budget === 'rooms' ? limits.roomsPerMinute : limits.replaysPerMinute;
+    return new TokenBucket(perMinute, perMinute / 60, this.#now);
+  }
+
+  /** The account of `key`, made if new and moved to the end (most recent); the table stays bounded. */
+  #account(key: string): Account {
+    let account = this.#accounts.get(key);
+    if (account) this.#accounts.delete(key);
+    else account = { sockets: 0 };
+    this.#accounts.set(key, account);
+    if (this.#accounts.size > this.#limits.maxAddresses) this.#forgetIdle();
+    return account;
+  }
+
+  /** Forgets the longest idle addresses that hold no socket, down to the bound (those with sockets number at most maxConnections). */
+  #forgetIdle(): void {
+    for (const [key, account] of this.#accounts) {
+      if (this.#accounts.size <= this.#limits.maxAddresses) return;
+      if (account.sockets === 0) this.#accounts.delete(key);
+    }
   }
 }

@@ -1,7 +1,7 @@
 // Configuration from command-line flags and the environment: one table of options, validated at
 // start-up, that also writes `--help` and README's configuration table.
 
-import { parseOrigins } from './origin.ts';
+import { parseHosts, parseOrigins, parsePublicUrl } from './origin.ts';
 
 export interface Config {
   port: number;
@@ -13,16 +13,48 @@ export interface Config {
   maxFrameBytes: number;
   /** Origins besides the page's own that may open a WebSocket (exact `scheme://host[:port]`). */
   allowedOrigins: string[];
+  /** Host names and addresses the server answers to (`*.name`, `*` for any); undefined: this machine's own (see lib/origin.ts). */
+  allowedHosts: string[] | undefined;
+  /** The origin of the URL people open (`--public-url`): allowed as an Origin, and its host as a Host. */
+  publicUrl: string | undefined;
   /** Events a connection may send at once before the rate limit applies. */
   rateBurst: number;
   /** Events per second a connection earns back after its burst. */
   ratePerSecond: number;
   /** Rate-limited events tolerated (earned back at `ratePerSecond`) before the connection is closed with 1008. */
   floodLimit: number;
-  /** Open connections the server accepts in all. */
+  /** Sockets open in all (HTTP and WebSocket), counted from accept. */
   maxConnections: number;
-  /** Open connections the server accepts from one IP address. */
+  /** Sockets open from one address (IPv4, or IPv6 /64), counted from accept; behind --trust-proxy, WebSockets per forwarded address. */
   maxConnectionsPerIp: number;
+  /** HTTP requests and upgrades per second one address earns back after its burst. */
+  requestsPerSecondPerIp: number;
+  /** HTTP requests and upgrades one address may make at once. */
+  requestBurstPerIp: number;
+  /** Events per second over all of one address's connections, after its burst. */
+  eventsPerSecondPerIp: number;
+  /** Events all of one address's connections may send at once. */
+  eventBurstPerIp: number;
+  /** Rooms nobody here was in that one address may enter per minute. */
+  roomsPerMinutePerIp: number;
+  /** Resumes (replays) one address may ask for per minute. */
+  replaysPerMinutePerIp: number;
+  /** Addresses whose budgets are remembered at once (the longest idle is forgotten first). */
+  maxAddresses: number;
+  /** Take the client's address from X-Forwarded-For (set only behind a proxy that sets it). */
+  trustProxy: boolean;
+  /** Rooms held at once (with peers, or history kept in memory); a new one beyond is refused. */
+  maxRooms: number;
+  /** Bytes of history kept in memory in all; past it the least recently used rooms' oldest go. */
+  maxHistoryBytes: number;
+  /** Bytes the store's file may hold; past it the least recently used rooms' oldest messages are deleted (0: no limit). */
+  maxStoreBytes: number;
+  /** How long a connecting client may take to read its greeting and replay, in ms, before it is closed with 4008. */
+  replayTimeoutMs: number;
+  /** Most rooms one `GET /rooms` page lists. */
+  roomsPageMax: number;
+  /** How long `GET /rooms` answers from one reading of the room list, in ms. */
+  roomsCacheMs: number;
   /** How long a client may take to send a whole HTTP request or upgrade, in milliseconds. */
   handshakeTimeoutMs: number;
   /** Bytes queued for one peer before it counts as a slow consumer and is closed with 4008. */
@@ -127,11 +159,27 @@ export const OPTIONS = [
   option({ key: 'maxMessageChars', flag: '--max-message-chars', env: 'MAX_MESSAGE_CHARS', default: 2000, parse: integer(1, 1_000_000), help: 'longest chat message, in characters' }),
   option({ key: 'maxFrameBytes', flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest frame a client may send, in bytes (bigger: closed with 1009)' }),
   option({ key: 'allowedOrigins', flag: '--allowed-origins', env: 'ALLOWED_ORIGINS', default: [], parse: parseOrigins, help: 'comma-separated origins besides the page\'s own that may connect' }),
+  option({ key: 'allowedHosts', flag: '--allowed-hosts', env: 'ALLOWED_HOSTS', default: undefined, parse: parseHosts, help: 'comma-separated host names the server answers to, * for any (default: localhost and this machine\'s names)' }),
+  option({ key: 'publicUrl', flag: '--public-url', env: 'PUBLIC_URL', default: undefined, parse: parsePublicUrl, help: 'the URL people open, e.g. https://chat.example.com: its host and origin are allowed' }),
   option({ key: 'rateBurst', flag: '--rate-burst', env: 'RATE_BURST', default: 20, parse: integer(1, 1_000_000), help: 'events a connection may send at once' }),
   option({ key: 'ratePerSecond', flag: '--rate-per-second', env: 'RATE_PER_SECOND', default: 5, parse: integer(1, 1_000_000), help: 'events per second a connection earns back' }),
   option({ key: 'floodLimit', flag: '--flood-limit', env: 'FLOOD_LIMIT', default: 50, parse: integer(1, 1_000_000), help: 'rate-limited events tolerated before closing with 1008' }),
-  option({ key: 'maxConnections', flag: '--max-connections', env: 'MAX_CONNECTIONS', default: 10_000, parse: integer(1, 10_000_000), help: 'open connections in all (over: 503)' }),
-  option({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', default: 50, parse: integer(1, 10_000_000), help: 'open connections from one IP address (over: 503)' }),
+  option({ key: 'maxConnections', flag: '--max-connections', env: 'MAX_CONNECTIONS', default: 10_000, parse: integer(1, 10_000_000), help: 'sockets open in all, counted from accept (over: 503)' }),
+  option({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', default: 50, parse: integer(1, 10_000_000), help: 'sockets open from one address (IPv6: one /64), from accept (over: 503)' }),
+  option({ key: 'requestsPerSecondPerIp', flag: '--requests-per-second-per-ip', env: 'REQUESTS_PER_SECOND_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'HTTP requests and upgrades per second an address earns back (over: 429)' }),
+  option({ key: 'requestBurstPerIp', flag: '--request-burst-per-ip', env: 'REQUEST_BURST_PER_IP', default: 100, parse: integer(1, 1_000_000), help: 'HTTP requests and upgrades an address may make at once' }),
+  option({ key: 'eventsPerSecondPerIp', flag: '--events-per-second-per-ip', env: 'EVENTS_PER_SECOND_PER_IP', default: 25, parse: integer(1, 1_000_000), help: 'events per second over all of an address\'s connections' }),
+  option({ key: 'eventBurstPerIp', flag: '--event-burst-per-ip', env: 'EVENT_BURST_PER_IP', default: 100, parse: integer(1, 1_000_000), help: 'events all of an address\'s connections may send at once' }),
+  option({ key: 'roomsPerMinutePerIp', flag: '--rooms-per-minute-per-ip', env: 'ROOMS_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'empty rooms an address may enter per minute (over: 429)' }),
+  option({ key: 'replaysPerMinutePerIp', flag: '--replays-per-minute-per-ip', env: 'REPLAYS_PER_MINUTE_PER_IP', default: 30, parse: integer(1, 1_000_000), help: 'resumes an address may ask for per minute (over: 429)' }),
+  option({ key: 'maxAddresses', flag: '--max-addresses', env: 'MAX_ADDRESSES', default: 100_000, parse: integer(1, 100_000_000), help: 'addresses whose budgets are remembered at once' }),
+  option({ key: 'trustProxy', flag: '--trust-proxy', env: 'TRUST_PROXY', default: false, parse: switchValue, isSwitch: true, help: 'take the client address from X-Forwarded-For (only behind a proxy)' }),
+  option({ key: 'maxRooms', flag: '--max-rooms', env: 'MAX_ROOMS', default: 10_000, parse: integer(1, 100_000_000), help: 'rooms held at once (a new one beyond: 503)' }),
+  option({ key: 'maxHistoryBytes', flag: '--max-history-bytes', env: 'MAX_HISTORY_BYTES', default: 64 * 1024 ** 2, parse: integer(1024, 1024 ** 4), help: 'bytes of history held in memory in all (least recently used go first)' }),
+  option({ key: 'maxStoreBytes', flag: '--max-store-bytes', env: 'MAX_STORE_BYTES', default: 4 * 1024 ** 3, parse: integer(0, 1024 ** 5), help: 'bytes the store may hold on disk (0: no limit)' }),
+  option({ key: 'replayTimeoutMs', flag: '--replay-timeout-ms', env: 'REPLAY_TIMEOUT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms a connecting client may take to read its replay (then 4008)' }),
+  option({ key: 'roomsPageMax', flag: '--rooms-page-max', env: 'ROOMS_PAGE_MAX', default: 100, parse: integer(1, 100_000), help: 'most rooms one GET /rooms page lists' }),
+  option({ key: 'roomsCacheMs', flag: '--rooms-cache-ms', env: 'ROOMS_CACHE_MS', default: 2000, parse: integer(0, 600_000), help: 'ms GET /rooms answers from one reading of the list' }),
   option({ key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'HANDSHAKE_TIMEOUT_MS', default: 10_000, parse: integer(1000, 600_000), help: 'time to send a whole HTTP request, in ms' }),
   option({ key: 'maxBufferedBytes', flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: 1024 * 1024, parse: integer(1024, 1024 ** 3), help: 'bytes queued for a peer before it is closed as too slow (4008)' }),
   option({ key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'HEARTBEAT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms between pings; no pong by the next ping: cut off' }),

@@ -5,15 +5,15 @@
 
 import type { Writable } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
-import type { ConnectionCaps } from './admission.ts';
+import type { Admission } from './admission.ts';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo, type ProtocolError } from './errors.ts';
 import type { Heartbeat, Pulse } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
 import type { Counters } from './metrics.ts';
-import { type Flusher, frameText, Outbox, PING_FRAME } from './outbox.ts';
-import { type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
+import { type Flusher, framePong, frameText, Outbox, PING_FRAME } from './outbox.ts';
+import { type ChatMessage, type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { newToken, type Session, type Sessions } from './sessions.ts';
 
@@ -22,7 +22,7 @@ export interface ConnectionContext {
   flusher: Flusher;
   heartbeat: Heartbeat;
   counters: Counters;
-  caps: ConnectionCaps;
+  admission: Admission;
   sessions: Sessions;
   engine: Engine;
   config: Config;
@@ -32,14 +32,40 @@ export interface ConnectionContext {
 
 function ignore(): void {}
 
+/**
+ * A kept message framed as history, made once per message object: fifty clients resuming over the
+ * same messages of a store that keeps them in memory frame each once, not fifty times.
+ */
+const historyFrames = new WeakMap<ChatMessage, Buffer>();
+function historyFrame(message: ChatMessage): Buffer {
+  let frame = historyFrames.get(message);
+  if (!frame) historyFrames.set(message, (frame = frameText(encodeEvent({ type: 'message', data: { ...message, history: true } }))));
+  return frame;
+}
+
+/** Resolves once `raw` has handed everything queued to the kernel, or has closed. */
+function drained(raw: Writable): Promise<void> {
+  if (raw.writableLength === 0 || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      raw.off('drain', done);
+      raw.off('close', done);
+      resolve();
+    };
+    raw.on('drain', done);
+    raw.on('close', done);
+  });
+}
+
 /** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
 export class Connection extends WebSocket implements Peer, Pulse {
   room = '';
   isAlive = true;
   // Set by accept(): `ws` constructs the object before it is handed over.
   #context!: ConnectionContext;
-  /** The peer's IP address, whose connection slot this holds. */
-  #ip = '';
+  /** The client's address, as budgets are kept (see admission.ts). */
+  #address = '';
+  #raw!: Writable;
   #outbox!: Outbox;
   #bucket!: TokenBucket;
   // Refusals are counted by a bucket of their own, made at the first refusal: a client that goes
@@ -52,30 +78,30 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #isDetached = false;
   #isTyping = false;
   #typingTimer: NodeJS.Timeout | undefined;
-  // Raised by the size of a replay until the reader has worked its way back under the limit.
-  #bufferLimit = 0;
   /** Live events that arrived while the greeting and replay were being read; sent after them. */
   #held: Array<{ frame: Buffer; seq: number | undefined }> | undefined = [];
+  #heldBytes = 0;
   /** The room's position this client has: the newest seq it was sent. */
   #seq = 0;
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
-   * the upgrade URL's query (a resume request) and `ip` the address whose connection slot it holds
-   * until it closes. Reading is paused until the peer is in the room, so that the client first sees
+   * the upgrade URL's query (a resume request) and `address` the client's address, whose budgets
+   * its events spend. Reading is paused until the peer is in the room, so that the client first sees
    * its greeting and replay, and nothing it sends is handled before.
    */
-  accept(raw: Writable, room: string, query: string, ip: string, context: ConnectionContext): void {
+  accept(raw: Writable, room: string, query: string, address: string, context: ConnectionContext): void {
     const { config, now, heartbeat } = context;
     this.room = room;
-    this.#ip = ip;
+    this.#address = address;
     this.#context = context;
+    this.#raw = raw;
     this.#outbox = new Outbox(raw, context.flusher, this);
     this.#bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
-    this.#bufferLimit = config.maxBufferedBytes;
     heartbeat.add(this);
     // Listeners shared by every connection (`this` is the socket), so none is made per peer.
     this.on('pong', Connection.#onPong);
+    this.on('ping', Connection.#onPing);
     // `ws` reports protocol violations (oversize, bad UTF-8, ...) here and then closes the socket
     // with the RFC code; without a listener the error would crash the process.
     this.on('error', ignore);
@@ -98,10 +124,21 @@ export class Connection extends WebSocket implements Peer, Pulse {
     (this as Connection).isAlive = true;
   }
 
+  /**
+   * Pings are answered here, not by `ws` (the server turns its autoPong off): they spend the same
+   * budgets as events, so a ping flood is refused and then closed with a close frame that says
+   * why, where `ws` would cut the socket without one.
+   */
+  static #onPing(this: WebSocket, data: Buffer): void {
+    const connection = this as Connection;
+    connection.isAlive = true;
+    if (connection.#hasLeft || connection.#spend(CLOSE.pingFlood) !== 0) return;
+    connection.#outbox.push(framePong(data));
+  }
+
   static #onClose(this: WebSocket): void {
     const connection = this as Connection;
     connection.#context.heartbeat.remove(connection);
-    connection.#context.caps.release(connection.#ip);
     connection.#leave();
   }
 
@@ -116,7 +153,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
    */
   deliver(frame: Buffer, seq?: number): void {
     if (this.#held) {
-      this.#held.push({ frame, seq });
+      // Live events wait behind a replay, within the same bound as any reader's backlog.
+      this.#heldBytes += frame.length;
+      if (this.#heldBytes > this.#context.config.maxBufferedBytes) this.#tooSlow(CLOSE.slow);
+      else this.#held.push({ frame, seq });
       return;
     }
     if (seq !== undefined) {
@@ -138,18 +178,28 @@ export class Connection extends WebSocket implements Peer, Pulse {
       counters.framesDropped++;
       return;
     }
-    const buffered = this.#outbox.bufferedBytes;
-    if (buffered > this.#bufferLimit) {
-      counters.slowConsumerCloses++;
-      this.#kick(CLOSE.slow);
-      return;
-    }
-    if (buffered <= config.maxBufferedBytes) this.#bufferLimit = config.maxBufferedBytes;
-    this.#outbox.push(frame);
+    if (this.#outbox.bufferedBytes > config.maxBufferedBytes) this.#tooSlow(CLOSE.slow);
+    else this.#outbox.push(frame);
   }
 
+  /**
+   * Pings, unless the peer still has not taken what it was sent: its pongs say it is there, not
+   * that it reads, so one that sits on a full backlog is closed here even when nothing new comes.
+   */
   sendPing(): void {
-    this.#outbox.push(PING_FRAME);
+    // Its frames (pongs too) are not read until the replay is written: till then the replay's
+    // deadline judges this reader, not the heartbeat.
+    if (this.#held) {
+      this.isAlive = true;
+      return;
+    }
+    if (this.#outbox.bufferedBytes > this.#context.config.maxBufferedBytes) this.#tooSlow(CLOSE.slow);
+    else this.#outbox.push(PING_FRAME);
+  }
+
+  #tooSlow(close: CloseInfo): void {
+    this.#context.counters.slowConsumerCloses++;
+    this.#kick(close);
   }
 
   /** Closes with a documented code; the peer leaves at once, even if the socket lingers to flush. */
@@ -181,10 +231,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#reply({ type: 'name-generated', data: session.name });
     this.#send(snapshot);
     this.#reply({ type: 'session', data: { token: session.token } });
-    // A replay may be larger than --max-buffered-bytes (up to --max-replay messages); it is owed
-    // in full, so it is not policed. Live frames behind it are.
-    for (const message of replay.messages) this.#outbox.push(frameText(encodeEvent({ type: 'message', data: { ...message, history: true } })));
-    this.#bufferLimit = config.maxBufferedBytes + this.#outbox.bufferedBytes;
+    if (!(await this.#writeReplay(replay.messages))) return;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
     // Kept direct messages are forgotten only once they are on their way to this connection.
@@ -193,8 +240,33 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#seq = replay.seq;
     const held = this.#held!;
     this.#held = undefined;
+    this.#heldBytes = 0;
     for (const { frame, seq } of held) this.deliver(frame, seq);
     this.resume();
+  }
+
+  /**
+   * Writes a replay as the socket takes it: half of --max-buffered-bytes at a time, the next part
+   * once the kernel has the last, so a replay (up to --max-replay messages) neither sits in memory
+   * for a reader that does not read nor costs one long turn of the event loop. A reader that has
+   * not taken all of it within --replay-timeout-ms is closed with 4008. Returns false when the
+   * connection closed meanwhile.
+   */
+  async #writeReplay(messages: ChatMessage[]): Promise<boolean> {
+    const { config } = this.#context;
+    const deadline = setTimeout(() => this.#tooSlow(CLOSE.slowReplay), config.replayTimeoutMs).unref();
+    try {
+      let next = 0;
+      do {
+        while (next < messages.length && this.#outbox.bufferedBytes < config.maxBufferedBytes / 2) this.#outbox.push(historyFrame(messages[next++]!));
+        this.#outbox.flush();
+        await drained(this.#raw);
+        if (this.#hasLeft || this.readyState !== WebSocket.OPEN) return false;
+      } while (next < messages.length);
+      return true;
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   /**
@@ -244,12 +316,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     counters.framesReceived++;
     const session = this.#session;
     if (!session || this.#hasLeft) return;
-    const wait = this.#bucket.take();
+    const wait = this.#spend(CLOSE.flood);
     if (wait > 0) {
-      counters.rateLimited++;
-      this.#strikes ??= new TokenBucket(config.floodLimit, config.ratePerSecond, this.#context.now);
-      if (this.#strikes.take() > 0) this.#kick(CLOSE.flood);
-      else this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
+      if (!this.#hasLeft) this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
       return;
     }
     if (isBinary) {
@@ -259,6 +328,21 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const result = parseClientFrame(data.toString(), config);
     if (result.ok) this.#handle(session, result.event);
     else this.#sendError(result.error);
+  }
+
+  /**
+   * Spends one event of this connection's budget and of its address's (all of the address's
+   * connections share that one, so reconnecting earns nothing): returns 0 when the event may pass,
+   * else the ms until it could. One that keeps going over is closed with `flood`.
+   */
+  #spend(flood: CloseInfo): number {
+    const { counters, config, admission, now } = this.#context;
+    const wait = this.#bucket.take() || admission.takeEvent(this.#address);
+    if (wait === 0) return 0;
+    counters.rateLimited++;
+    this.#strikes ??= new TokenBucket(config.floodLimit, config.ratePerSecond, now);
+    if (this.#strikes.take() > 0) this.#kick(flood);
+    return wait;
   }
 
   #handle(session: Session, event: ClientEvent): void {
@@ -331,7 +415,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     );
   }
 
-  /** Takes a new name if nobody in the room has it (ignoring case); everyone is told `peer-renamed`. */
+  /** Takes a new name if nobody in the room has it or one that looks like it (see nameKey); everyone is told `peer-renamed`. */
   #rename(session: Session, to: string): void {
     const { engine, log } = this.#context;
     const from = session.name;
@@ -340,7 +424,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       .rename(this.room, from, to, session.token)
       .then((isRenamed) => {
         if (!isRenamed) {
-          this.#sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)}, or owns that name while away (names ignore case); pick another` });
+          this.#sendError({ code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(to)}, or a name that looks like it, or owns it while away (case and look-alike letters do not count); pick another` });
           return;
         }
         session.name = to;
@@ -376,7 +460,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
   async #history(before: number, limit: number): Promise<void> {
     const { engine, config } = this.#context;
     const page = await engine.history(this.room, before, Math.min(limit, config.historyPageMax));
-    for (const message of page.messages) this.#reply({ type: 'message', data: { ...message, history: true } });
+    for (const message of page.messages) this.#send(historyFrame(message));
     this.#reply({ type: 'history-page', data: { before, count: page.messages.length, more: page.more } });
   }
 }

@@ -4,7 +4,7 @@
 // ever sees a message that a crash could still take back, nor events out of order.
 
 import type { DirectOutcome, Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
-import { generateName } from './names.ts';
+import { generateName, nameKey } from './names.ts';
 import type { Store } from './store.ts';
 
 export interface MemoryEngineOptions {
@@ -18,7 +18,7 @@ export interface MemoryEngineOptions {
 }
 
 interface Room {
-  /** Name by its lower case: names are unique in a room ignoring case. */
+  /** Name by its nameKey: names are unique in a room up to case and look-alikes. */
   names: Map<string, string>;
   /** Set while the room is empty: when it fires, the room is forgotten. */
   expiry?: NodeJS.Timeout;
@@ -54,14 +54,16 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
   const emit = (room: string, event: RoomEvent): void => later(() => listener(room, event));
   /** Delivers `event`, which the current batch keeps, once the batch is durable; if the batch fails, never. */
   const emitKept = (room: string, event: RoomEvent): void => later(() => listener(room, event), true);
-  const isTaken = (room: string, names: Map<string, string>) => (candidate: string) => names.has(candidate.toLowerCase()) || store.nameOwner(room, candidate) !== undefined;
+  const isTaken = (room: string, names: Map<string, string>) => (candidate: string) => names.has(nameKey(candidate)) || store.nameOwner(room, candidate) !== undefined;
 
   return {
+    heldRooms: rooms,
     async join(room, { token, name: claimed, onEnter }) {
       const { names } = roomOf(room);
       const name = claimed ?? generateName(isTaken(room, names), random, names.size);
-      if (!names.has(name.toLowerCase())) {
-        names.set(name.toLowerCase(), name);
+      const key = nameKey(name);
+      if (!names.has(key)) {
+        names.set(key, name);
         emit(room, { type: 'peer-joined', data: name });
       }
       const presence = { name, peers: [...names.values()] };
@@ -79,8 +81,9 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
     async leave(room, name, token) {
       if (token !== undefined) store.saveSession(token, room, name);
       const state = rooms.get(room);
-      if (state?.names.get(name.toLowerCase()) !== name) return;
-      state.names.delete(name.toLowerCase());
+      const key = nameKey(name);
+      if (state?.names.get(key) !== name) return;
+      state.names.delete(key);
       emit(room, { type: 'peer-left', data: name });
       if (state.names.size === 0) {
         state.expiry = setTimeout(() => {
@@ -104,21 +107,22 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
     },
     async rename(room, from, to, token) {
       const { names } = roomOf(room);
-      const key = to.toLowerCase();
-      const isOwnName = key === from.toLowerCase();
+      const key = nameKey(to);
+      const fromKey = nameKey(from);
+      const isOwnName = key === fromKey;
       // A name another session owns is taken even while that session is away.
       if (!isOwnName && (names.has(key) || store.nameOwner(room, to))) return false;
       // Kept first: a rename the store cannot keep changes nothing (the claim is seen by other
       // joins and renames from the moment it is written).
       store.saveSession(token, room, to);
       await store.commit();
-      if (names.get(from.toLowerCase()) === from) names.delete(from.toLowerCase());
+      if (names.get(fromKey) === from) names.delete(fromKey);
       names.set(key, to);
       emit(room, { type: 'peer-renamed', data: { from, to } });
       return true;
     },
     async direct(room, message): Promise<DirectOutcome> {
-      const online = rooms.get(room)?.names.get(message.to.toLowerCase());
+      const online = rooms.get(room)?.names.get(nameKey(message.to));
       const owner = store.nameOwner(room, message.to);
       const to = online ?? owner?.name;
       if (to === undefined) return 'unknown';

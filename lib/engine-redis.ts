@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DirectOutcome, Engine, RoomListener } from './engine.ts';
 import { planPage, planReplay } from './history.ts';
 import { Liveness } from './liveness.ts';
-import { generateName } from './names.ts';
+import { generateName, nameKey } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
 import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
@@ -161,7 +161,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const claim = async (room: string, token: string, name: string, isOwned: boolean, onEnter: (names: string[]) => void): Promise<'ok' | 'taken' | 'epoch'> => {
     const feed = feedOf(room);
     const tag = newTag();
-    const lower = name.toLowerCase();
+    const folded = nameKey(name);
     feed.joining++;
     try {
       let settle!: () => void;
@@ -173,7 +173,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const wantsSnapshot = feed.names === undefined;
       let answer: unknown;
       try {
-        answer = await run(JOIN, [epoch, room, lower, name, nodeId, hashToken(token), sessionTtlMs, tag, wantsSnapshot ? '1' : '', isOwned ? '1' : '']);
+        answer = await run(JOIN, [epoch, room, folded, name, nodeId, hashToken(token), sessionTtlMs, tag, wantsSnapshot ? '1' : '', isOwned ? '1' : '']);
       } catch (err) {
         feed.cancel(tag);
         throw err;
@@ -182,7 +182,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
         feed.cancel(tag);
         return answer;
       }
-      feed.holds.set(lower, { name, token });
+      feed.holds.set(folded, { name, token });
       feed.answered(tag, wantsSnapshot ? toSnapshot(answer as string[]) : undefined);
       await settled;
       return 'ok';
@@ -194,7 +194,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
   /** Takes `name` out of this process's holdings in `room`, renewing the session's claim when `token` is given. */
   const release = (room: string, name: string, token?: string) =>
-    run(LEAVE, [roomTtlMs, room, name.toLowerCase(), name, nodeId, token === undefined ? '' : hashToken(token), sessionTtlMs]);
+    run(LEAVE, [roomTtlMs, room, nameKey(name), name, nodeId, token === undefined ? '' : hashToken(token), sessionTtlMs]);
 
   // Liveness and recovery.
   const liveness = new Liveness(nodeTtlMs);
@@ -236,12 +236,12 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     await client.hSet(`${prefix}nodes`, nodeId, 0);
     const wanted = new Set<string>();
     for (const [room, feed] of feeds) {
-      for (const [lower, { name, token }] of [...feed.holds]) {
-        wanted.add(`${room}\n${lower}\n${name}`);
-        const answer = await run(JOIN, [epoch, room, lower, name, nodeId, hashToken(token), sessionTtlMs, '', '', '1']);
+      for (const [folded, { name, token }] of [...feed.holds]) {
+        wanted.add(`${room}\n${folded}\n${name}`);
+        const answer = await run(JOIN, [epoch, room, folded, name, nodeId, hashToken(token), sessionTtlMs, '', '', '1']);
         if (answer !== 'taken') continue;
         // Only after Redis lost its data: another session took this name before this process was back.
-        feed.holds.delete(lower);
+        feed.holds.delete(folded);
         const fresh = await pickAndClaim(room, token, feed);
         listener(room, { type: 'peer-renamed', data: { from: name, to: fresh } });
       }
@@ -249,7 +249,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     for (const held of await client.sMembers(nodeSet)) {
       if (wanted.has(held)) continue;
       const [room, , name] = held.split('\n') as [string, string, string];
-      if (!feeds.get(room)?.holds.has(name.toLowerCase())) await release(room, name);
+      if (!feeds.get(room)?.holds.has(nameKey(name))) await release(room, name);
     }
     // Each feed replaced at a mark: the subscriber is listening again once the mark comes back
     // (if it does not within the node TTL, the subscription is not back yet, and the resync is tried again).
@@ -279,7 +279,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const guesses = new WeakMap<RoomFeed, Promise<Map<string, string>>>();
   const guess = (room: string, feed: RoomFeed) => {
     let names = guesses.get(feed);
-    if (!names) guesses.set(feed, (names = client.hVals(key(room, 'names')).then((online) => new Map(online.map((name) => [name.toLowerCase(), name])))));
+    if (!names) guesses.set(feed, (names = client.hVals(key(room, 'names')).then((online) => new Map(online.map((name) => [nameKey(name), name])))));
     return names;
   };
 
@@ -296,7 +296,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     if (!refused) refusals.set(feed, (refused = new Set()));
     for (;;) {
       const names = feed.names ?? (refused.size > 0 ? await guess(room, feed) : new Map<string, string>());
-      const isTaken = (candidate: string) => names.has(candidate.toLowerCase()) || refused.has(candidate.toLowerCase());
+      const isTaken = (candidate: string) => {
+        const folded = nameKey(candidate);
+        return names.has(folded) || refused.has(folded);
+      };
       const name = generateName(isTaken, random, names.size + refused.size);
       const outcome = await claim(room, token, name, false, (names) => onEnter(name, names));
       if (outcome === 'ok') return name;
@@ -304,7 +307,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       if (outcome === 'epoch' && resyncing) throw new Error('Redis holds another history now');
       if (outcome === 'epoch') await resync();
       // Someone else's, here or owned while away: pick again.
-      refused.add(name.toLowerCase());
+      refused.add(nameKey(name));
     }
   };
 
@@ -352,6 +355,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   const isHealthy = () => client.isReady && subscriber.isReady && resyncing === undefined;
 
   return {
+    // Rooms live in Redis; what this process holds is a feed per room it has peers in.
+    heldRooms: feeds,
     async join(room, { token, name, onEnter }) {
       if (!isHealthy()) throw new Error('Redis is not reachable just now');
       const feed = feedOf(room);
@@ -379,13 +384,13 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
     async leave(room, name, token) {
       const feed = feeds.get(room);
-      feed?.holds.delete(name.toLowerCase());
+      feed?.holds.delete(nameKey(name));
       if (feed) dropIfIdle(room, feed);
       // Failed while Redis is away: the resync after it comes back releases what is not held.
       await release(room, name, token).catch(() => void resync());
     },
     async registerSession(token, room, name) {
-      await run(RENEW, [room, name.toLowerCase(), name, hashToken(token), sessionTtlMs]);
+      await run(RENEW, [room, nameKey(name), name, hashToken(token), sessionTtlMs]);
     },
     async findSession(token, room) {
       const kept = await client.get(`${prefix}session:${hashToken(token)}`);
@@ -415,10 +420,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     // Reaches the recipient's connections on any node; a session with none now (away, or in its
     // grace period) has it kept (for the session TTL) until it next connects.
     async direct(room, { from, to, message, ts }) {
-      return (await run(DIRECT, [room, to.toLowerCase(), from, message, ts, sessionTtlMs])) as DirectOutcome;
+      return (await run(DIRECT, [room, nameKey(to), from, message, ts, sessionTtlMs])) as DirectOutcome;
     },
     async away(room, name) {
-      await run(AWAY, [room, name.toLowerCase(), nodeId]);
+      await run(AWAY, [room, nameKey(name), nodeId]);
     },
     async missed(token, room) {
       const kept = await client.lRange(`${prefix}mail:${hashToken(token)}:${room}`, 0, -1);
@@ -428,14 +433,16 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await client.lTrim(`${prefix}mail:${hashToken(token)}:${room}`, count, -1);
     },
     async rename(room, from, to, token) {
-      const answer = await run(RENAME, [epoch, room, from.toLowerCase(), from, to.toLowerCase(), to, hashToken(token), sessionTtlMs]);
+      const fromKey = nameKey(from);
+      const toKey = nameKey(to);
+      const answer = await run(RENAME, [epoch, room, fromKey, from, toKey, to, hashToken(token), sessionTtlMs]);
       refuseForeignEpoch(answer);
       if (answer !== 1) return false;
       const feed = feeds.get(room);
-      const held = feed?.holds.get(from.toLowerCase());
+      const held = feed?.holds.get(fromKey);
       if (feed && held) {
-        feed.holds.delete(from.toLowerCase());
-        feed.holds.set(to.toLowerCase(), { ...held, name: to });
+        feed.holds.delete(fromKey);
+        feed.holds.set(toKey, { ...held, name: to });
       }
       return true;
     },

@@ -62,7 +62,8 @@ export interface Engine {
   /**
    * Renames `from` to `to` for the session `token`, keeps the session's claim on `to` (as
    * registerSession does), and announces `peer-renamed`; or returns false when `to` is taken
-   * (ignoring case): someone is online under it, or another session owns it.
+   * (compared by nameKey, so a look-alike or another case of a name is that name): someone is
+   * online under it, or another session owns it.
    */
   rename(room: string, from: string, to: string, token: string): Promise<boolean>;
   /**
@@ -74,9 +75,10 @@ export interface Engine {
   /** Delivers an event that is not kept (typing) to every listener of `room`. */
   signal(room: string, event: RoomEvent & { type: 'typing' }): Promise<void>;
   /**
-   * Sends a direct message to the peer of `room` called `message.to` (ignoring case): to its
-   * connections, or, when none is connected now but a session owns the name, kept for its next
-   * connection. Either way the sender's connections get it too (marked `stored` when kept).
+   * Sends a direct message to the peer of `room` called `message.to` (by nameKey, as rename
+   * compares): to its connections, or, when none is connected now but a session owns the name,
+   * kept for its next connection. Either way the sender's connections get it too (marked `stored`
+   * when kept).
    */
   direct(room: string, message: DirectMessage): Promise<DirectOutcome>;
   /** The direct messages kept for this session while it was away, oldest first. */
@@ -111,6 +113,11 @@ export interface Engine {
    * held by another process (over Redis), where it may be online still. The caller joins under it.
    */
   findSession(token: string, room: string): Promise<string | undefined>;
+  /**
+   * The rooms this process holds state for now (peers, or history in memory), for --max-rooms: a
+   * room not among them is new here.
+   */
+  readonly heldRooms: { readonly size: number; has(room: string): boolean };
   /** False while the engine cannot reach what it keeps its state in (Redis down): sends then fail. */
   isHealthy(): boolean;
   close(): Promise<void>;

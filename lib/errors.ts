@@ -8,8 +8,8 @@ export const ERROR_CODES = {
   'unknown-type': 'the `type` is not an event a client may send',
   'bad-message': 'the `data` of a `message` is not a non-empty string of text within the length limit',
   'bad-id': 'the `id` of a `message` is not 1 to 64 printable ASCII characters',
-  'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _',
-  'name-taken': 'someone in the room already has that name, ignoring case, or a session away owns it',
+  'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _, or has an invisible character or filler, or mixes scripts',
+  'name-taken': 'someone in the room already has that name or a look-alike of it (compared by Unicode skeleton after NFKC and case folding), or a session away owns it',
   'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room)',
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
@@ -36,9 +36,12 @@ export const CLOSE = {
   shutdown: { code: 1001, reason: 'server shutting down', reconnect: true },
   binary: { code: 1003, reason: 'binary frames are not supported; send JSON text', reconnect: false },
   flood: { code: 1008, reason: 'too many events over the rate limit', reconnect: true },
+  // ws would cut a client that pings faster than it reads the pongs without a close frame; pings are policed like events instead.
+  pingFlood: { code: 1008, reason: 'too many pings', reconnect: true },
   tooBig: { code: 1009, reason: '', reconnect: false },
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
   slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
+  slowReplay: { code: 4008, reason: 'too slow: the greeting and replay were not read in time', reconnect: true },
 } as const;
 
 export type CloseInfo = (typeof CLOSE)[keyof typeof CLOSE];
@@ -51,8 +54,24 @@ export const REFUSE = {
   room: { status: 400, message: 'a room name is 1 to 32 characters of a-z, 0-9 and -, as in /ws?room=dev', retryAfter: undefined },
   path: { status: 404, message: 'WebSocket connections are accepted on /ws only', retryAfter: undefined },
   origin: { status: 403, message: 'this origin may not connect; the server operator can add it with --allowed-origins', retryAfter: undefined },
+  // Sent by `hostRefusal`, which names the refused host in front (the message is widened for that).
+  host: { status: 421, message: 'this server does not answer to that host name; the server operator can add it with --allowed-hosts (or --public-url)' as string, retryAfter: undefined },
   shuttingDown: { status: 503, message: 'the server is shutting down; try again shortly', retryAfter: RETRY_AFTER_SECONDS },
   full: { status: 503, message: 'too many connections; try again later', retryAfter: RETRY_AFTER_SECONDS },
+  // The three budgets per address: Retry-After says when the address has earned the next one.
+  requests: { status: 429, message: 'too many requests from your address; wait as Retry-After says', retryAfter: undefined },
+  newRooms: { status: 429, message: 'your address has opened too many new rooms; wait as Retry-After says, or join a room people are in', retryAfter: undefined },
+  replays: { status: 429, message: 'your address has resumed too often; wait as Retry-After says', retryAfter: undefined },
+  roomsFull: { status: 503, message: 'the server holds as many rooms as it may (--max-rooms); join a room people are in, or try later', retryAfter: RETRY_AFTER_SECONDS },
 } as const;
 
 export type Refusal = (typeof REFUSE)[keyof typeof REFUSE];
+
+/**
+ * The `host` refusal (421) for a request whose `Host` header is missing or not allowed (lib/origin.ts),
+ * naming the host so that the operator knows what to add.
+ */
+export function hostRefusal(host: string | undefined): Refusal {
+  if (!host) return { ...REFUSE.host, message: 'the request has no Host header; send the host name you connected to' };
+  return { ...REFUSE.host, message: `Host ${JSON.stringify(host.slice(0, 255))}: ${REFUSE.host.message}` };
+}

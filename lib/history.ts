@@ -57,17 +57,91 @@ export function planPage(seq: number, oldest: number, before: number, limit: num
   return { from, to, more: from > oldest && to >= oldest };
 }
 
+/** About the bytes a kept message holds in memory: its strings (UTF-16) and the object around them. */
+export function messageBytes(message: ChatMessage): number {
+  return 2 * (message.message.length + message.sender.length) + 96;
+}
+
+/** A room's messages held in memory, which can let its oldest go. */
+export interface HistoryHolder {
+  /** Lets go of some of its oldest messages and returns the bytes freed (0 when it holds none). */
+  shed(): number;
+}
+
+/**
+ * The memory all rooms' kept messages may take together (--max-history-bytes). Past it, the least
+ * recently used rooms let their oldest messages go first, the room that just grew last: a store on
+ * disk still has them (they are read from the file again), memory alone forgets them.
+ */
+export class HistoryBudget {
+  readonly #maxBytes: number;
+  /** Least recently used first. */
+  readonly #holders = new Map<string, HistoryHolder>();
+  #bytes = 0;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** `room` holds `bytes` more (fewer when negative) and is now the most recently used; the budget is then kept. */
+  add(room: string, holder: HistoryHolder, bytes: number): void {
+    this.#bytes += bytes;
+    this.#holders.delete(room);
+    this.#holders.set(room, holder);
+    if (this.#bytes <= this.#maxBytes) return;
+    for (const oldest of this.#holders.values()) {
+      for (let freed = 1; freed > 0 && this.#bytes > this.#maxBytes; ) {
+        freed = oldest.shed();
+        this.#bytes -= freed;
+      }
+      if (this.#bytes <= this.#maxBytes) return;
+    }
+  }
+
+  /** `room` let go of all it held (`bytes`): it was forgotten. */
+  release(room: string, bytes: number): void {
+    this.#bytes -= bytes;
+    this.#holders.delete(room);
+  }
+}
+
 /**
  * The last `capacity` messages of one room, numbered from 1 without gaps, in memory. Old messages
- * are dropped in chunks, so that a full buffer of 100,000 costs no copy per message.
+ * are dropped in chunks, so that a full buffer of 100,000 costs no copy per message. With a budget,
+ * the room's messages count in it, and it may make the room let its oldest go sooner.
  */
-export class RoomHistory {
+export class RoomHistory implements HistoryHolder {
   readonly #capacity: number;
+  readonly #budget: { budget: HistoryBudget; room: string } | undefined;
   #messages: ChatMessage[] = [];
   #seq = 0;
+  #bytes = 0;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, budget?: { budget: HistoryBudget; room: string }) {
     this.#capacity = capacity;
+    this.#budget = budget;
+  }
+
+  /** Bytes its messages hold (see messageBytes). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  shed(): number {
+    return this.#drop(Math.ceil(this.#messages.length / 4));
+  }
+
+  /** Drops the `count` oldest messages and returns the bytes freed. */
+  #drop(count: number): number {
+    let freed = 0;
+    for (const message of this.#messages.splice(0, count)) freed += messageBytes(message);
+    this.#bytes -= freed;
+    return freed;
   }
 
   get seq(): number {
@@ -83,8 +157,11 @@ export class RoomHistory {
   append(message: Omit<ChatMessage, 'seq'>): ChatMessage {
     const numbered = { ...message, seq: ++this.#seq };
     this.#messages.push(numbered);
+    let grown = messageBytes(numbered);
+    this.#bytes += grown;
     const excess = this.#messages.length - this.#capacity;
-    if (excess > Math.min(this.#capacity, 1024)) this.#messages.splice(0, excess);
+    if (excess > Math.min(this.#capacity, 1024)) grown -= this.#drop(excess);
+    this.#budget?.budget.add(this.#budget.room, this, grown);
     return numbered;
   }
 

@@ -31,6 +31,7 @@ const COUNTER_HELP: Record<keyof Counters, [name: string, help: string]> = {
 export interface Gauges {
   peers: number;
   rooms: number;
+  historyBytes: number;
 }
 
 /** Renders the counters and gauges. Event-loop delay is measured between scrapes: each scrape resets it. */
@@ -43,13 +44,14 @@ export class MetricsPage {
     this.#loopDelay.enable();
   }
 
-  render({ peers, rooms }: Gauges): string {
+  render({ peers, rooms, historyBytes }: Gauges): string {
     const lines: string[] = [];
     const add = (name: string, type: 'counter' | 'gauge', help: string, value: number) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
     };
     add('plainchat_peers', 'gauge', 'Peers connected to this process and in a room.', peers);
-    add('plainchat_rooms', 'gauge', 'Rooms with a peer on this process.', rooms);
+    add('plainchat_history_bytes', 'gauge', 'Bytes of history this process holds in memory (--max-history-bytes bounds it; with Redis, history is in Redis).', historyBytes);
+    add('plainchat_rooms', 'gauge', 'Rooms this process holds: with peers, or with state kept in memory while empty (with Redis: with peers here).', rooms);
     for (const key of Object.keys(COUNTER_HELP) as Array<keyof Counters>) {
       const [name, help] = COUNTER_HELP[key];
       add(name, 'counter', help, this.#counters[key]);

@@ -10,6 +10,11 @@ import { atTurnEnd } from './turn.ts';
 /** A ping with no payload; pings share the outbox so they leave with the turn's other frames. */
 export const PING_FRAME = Buffer.from([0x89, 0x00]);
 
+/** A pong answering a ping's `payload` (at most 125 bytes, as every control frame's). */
+export function framePong(payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x8a, payload.length]), payload]);
+}
+
 /** Frames `payload` as one unmasked WebSocket text frame (RFC 6455 section 5.2), as a server sends it. */
 export function frameText(payload: string): Buffer {
   const length = Buffer.byteLength(payload);

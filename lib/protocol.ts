@@ -3,6 +3,7 @@
 
 import type { ProtocolError } from './errors.ts';
 import type { Position, ResumeFailure } from './history.ts';
+import { findNameProblem, isNameShaped } from './names.ts';
 import type { DirectMessage } from './store.ts';
 
 /** A chat message as every peer of the room receives it. */
@@ -173,21 +174,18 @@ function isCount(value: unknown): value is number {
 
 function parseDirect(to: string, message: unknown, limits: ParseLimits): ParseResult {
   const name = to.normalize('NFC').trim();
-  if (!NICKNAME.test(name)) return fail('unknown-recipient', `nobody called ${JSON.stringify(name.slice(0, 40))} is in this room`);
+  if (!isNameShaped(name)) return fail('unknown-recipient', `nobody called ${JSON.stringify(name.slice(0, 40))} is in this room`);
   const parsed = parseMessage(message, limits);
   if (!parsed.ok || parsed.event.type !== 'message') return parsed;
   return { ok: true, event: { type: 'direct-message', data: { to: name, message: parsed.event.data } } };
 }
 
-const NICKNAME = /^[\p{L}\p{N} _-]{1,32}$/u;
-
-/** A nickname: 1-32 letters, digits, spaces, `-` and `_` after trimming and Unicode NFC. */
+/** A nickname: trimmed and in Unicode NFC, then as findNameProblem says a name must be. */
 function parseName(data: unknown): ParseResult {
   if (typeof data !== 'string') return fail('bad-name', `"data" of a rename must be a string, got ${describe(data)}`);
   const name = data.normalize('NFC').trim();
-  if (!NICKNAME.test(name) || [...name].length > 32) {
-    return fail('bad-name', 'a name is 1 to 32 letters, digits, spaces, - and _');
-  }
+  const problem = findNameProblem(name);
+  if (problem !== undefined) return fail('bad-name', problem);
   return { ok: true, event: { type: 'rename', data: name } };
 }
 

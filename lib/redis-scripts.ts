@@ -3,20 +3,24 @@
 // key prefix as ARGV[1] and builds its keys from it (plainchat does not run on Redis Cluster).
 //
 // Keys: `epoch`; `nodes` (hash: process id to its heartbeat count); per process `node:<id>:peers`
-// (set of `<room>\n<lower-case name>\n<name>` it holds); per room `room:<room>:names` (hash: lower
-// case to name, who is online), `room:<room>:holders` (hash: lower case to the ids of the processes
+// (set of `<room>\n<name key>\n<name>` it holds); per room `room:<room>:names` (hash: name key
+// to name, who is online), `room:<room>:holders` (hash: name key to the ids of the processes
 // holding that name, space-separated, each followed by `~` while no connection uses it there, in its
 // grace period), `room:<room>:seq` and `room:<room>:history` (stream, entry
-// ids `<seq>-0`); per owned name `owner:<room>:<lower-case name>` (the owning session's token hash);
+// ids `<seq>-0`); per owned name `owner:<room>:<name key>` (the owning session's token hash);
 // per session `session:<token hash>` (`<room>\n<name>`) and `mail:<token hash>:<room>` (list of
 // kept direct messages); `sent:<token hash> <id>` (a remembered message id). Events go on channel
 // `events:<room>`; an event that marks a point in the stream for one process carries `sync`.
+//
+// A name key (`folded` in the scripts) is nameKey(name) (lib/names.ts), the name as compared for
+// uniqueness: opaque text to the scripts, any UTF-8 but never a newline (names have none), so `\n`
+// can join set members.
 
 const PRELUDE = `
 local p = ARGV[1]
 local function roomKey(room, part) return p .. 'room:' .. room .. ':' .. part end
 local function channel(room) return p .. 'events:' .. room end
-local function member(room, lower, name) return room .. '\\n' .. lower .. '\\n' .. name end
+local function member(room, folded, name) return room .. '\\n' .. folded .. '\\n' .. name end
 local function isEpoch(epoch) return redis.call('GET', p .. 'epoch') == epoch end
 -- A name's holders other than \`node\`, and whether \`node\` was one.
 local function othersThan(holders, node)
@@ -33,19 +37,19 @@ local function snapshot(room)
 end
 -- Takes process \`node\` out of the holders of a name; when nobody holds it any more, it leaves the
 -- room's presence (announced), and an emptied room's history expires after the room TTL.
-local function release(room, lower, name, node, roomTtl)
-  redis.call('SREM', p .. 'node:' .. node .. ':peers', member(room, lower, name))
+local function release(room, folded, name, node, roomTtl)
+  redis.call('SREM', p .. 'node:' .. node .. ':peers', member(room, folded, name))
   local holdersKey = roomKey(room, 'holders')
-  local rest, found = othersThan(redis.call('HGET', holdersKey, lower), node)
+  local rest, found = othersThan(redis.call('HGET', holdersKey, folded), node)
   if not found then return 0 end
   if #rest > 0 then
-    redis.call('HSET', holdersKey, lower, table.concat(rest, ' '))
+    redis.call('HSET', holdersKey, folded, table.concat(rest, ' '))
     return 0
   end
-  redis.call('HDEL', holdersKey, lower)
+  redis.call('HDEL', holdersKey, folded)
   local namesKey = roomKey(room, 'names')
-  if redis.call('HGET', namesKey, lower) ~= name then return 0 end
-  redis.call('HDEL', namesKey, lower)
+  if redis.call('HGET', namesKey, folded) ~= name then return 0 end
+  redis.call('HDEL', namesKey, folded)
   redis.call('PUBLISH', channel(room), cjson.encode({type = 'peer-left', data = name}))
   if redis.call('HLEN', namesKey) == 0 then
     redis.call('PEXPIRE', roomKey(room, 'seq'), roomTtl)
@@ -57,33 +61,33 @@ end
 
 /**
  * Enters a name into a room's presence for process ARGV[6] and session ARGV[7] (a token hash),
- * which owns it from now for ARGV[8] ms. ARGV: prefix, epoch, room, lower-case name, name, node,
+ * which owns it from now for ARGV[8] ms. ARGV: prefix, epoch, room, name key, name, node,
  * token hash, session TTL, sync tag, '1' to return the room's snapshot, '1' when the session
  * claims a name it owns (a fresh name must be free). Returns 'epoch' (Redis holds another history),
  * 'taken' (someone else's name), or {'ok'} / {'ok', seq, names...}; announces `peer-joined` with the
  * tag, or only the tag when the name was online already.
  */
 export const JOIN = `${PRELUDE}
-local room, lower, name, node, hash, ttl, tag = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local room, folded, name, node, hash, ttl, tag = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if not isEpoch(ARGV[2]) then return 'epoch' end
-local ownerKey = p .. 'owner:' .. room .. ':' .. lower
+local ownerKey = p .. 'owner:' .. room .. ':' .. folded
 local owner = redis.call('GET', ownerKey)
 if owner and owner ~= hash then return 'taken' end
 local namesKey = roomKey(room, 'names')
-local online = redis.call('HGET', namesKey, lower)
+local online = redis.call('HGET', namesKey, folded)
 if online and (online ~= name or ARGV[11] ~= '1') then return 'taken' end
 redis.call('SET', ownerKey, hash, 'PX', ttl)
 redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. name, 'PX', ttl)
-local holders = othersThan(redis.call('HGET', roomKey(room, 'holders'), lower), node)
+local holders = othersThan(redis.call('HGET', roomKey(room, 'holders'), folded), node)
 holders[#holders + 1] = node
-redis.call('HSET', roomKey(room, 'holders'), lower, table.concat(holders, ' '))
-redis.call('SADD', p .. 'node:' .. node .. ':peers', member(room, lower, name))
+redis.call('HSET', roomKey(room, 'holders'), folded, table.concat(holders, ' '))
+redis.call('SADD', p .. 'node:' .. node .. ':peers', member(room, folded, name))
 redis.call('PERSIST', roomKey(room, 'seq'))
 redis.call('PERSIST', roomKey(room, 'history'))
 if online then
   redis.call('PUBLISH', channel(room), cjson.encode({type = 'sync', sync = tag}))
 else
-  redis.call('HSET', namesKey, lower, name)
+  redis.call('HSET', namesKey, folded, name)
   redis.call('PUBLISH', channel(room), cjson.encode({type = 'peer-joined', data = name, sync = tag}))
 end
 if ARGV[10] == '1' then return snapshot(room) end
@@ -92,17 +96,17 @@ return {'ok'}`;
 /**
  * Releases a name process ARGV[6] holds (see release); with the hash of the token (ARGV[7]) whose
  * session owns it, renews that ownership for ARGV[8] ms from now. ARGV: prefix, room TTL, room,
- * lower-case name, name, node, token hash or '', session TTL.
+ * name key, name, node, token hash or '', session TTL.
  */
 export const LEAVE = `${PRELUDE}
-local room, lower, name, hash, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
-if hash ~= '' and redis.call('GET', p .. 'owner:' .. room .. ':' .. lower) == hash then
-  redis.call('PEXPIRE', p .. 'owner:' .. room .. ':' .. lower, ttl)
+local room, folded, name, hash, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8]
+if hash ~= '' and redis.call('GET', p .. 'owner:' .. room .. ':' .. folded) == hash then
+  redis.call('PEXPIRE', p .. 'owner:' .. room .. ':' .. folded, ttl)
   redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. name, 'PX', ttl)
 end
-return release(room, lower, name, ARGV[6], ARGV[2])`;
+return release(room, folded, name, ARGV[6], ARGV[2])`;
 
-/** Process ARGV[4] holds a name with no connection using it now (its grace period). ARGV: prefix, room, lower-case name, node. */
+/** Process ARGV[4] holds a name with no connection using it now (its grace period). ARGV: prefix, room, name key, node. */
 export const AWAY = `${PRELUDE}
 local holdersKey = roomKey(ARGV[2], 'holders')
 local rest, found = othersThan(redis.call('HGET', holdersKey, ARGV[3]), ARGV[4])
@@ -114,15 +118,15 @@ return 1`;
 /**
  * A direct message: to the name's connections, when a process has one (announced to everyone, so
  * that the two ends hear it), or else, when a session owns the name, kept in its mail for ARGV[7]
- * ms (announced with stored = true, for the sender). ARGV: prefix, room, lower-case name, from,
+ * ms (announced with stored = true, for the sender). ARGV: prefix, room, name key, from,
  * message, ts, session TTL. Returns 'live', 'stored' or 'unknown'.
  */
 export const DIRECT = `${PRELUDE}
-local room, lower = ARGV[2], ARGV[3]
-local to = redis.call('HGET', roomKey(room, 'names'), lower)
+local room, folded = ARGV[2], ARGV[3]
+local to = redis.call('HGET', roomKey(room, 'names'), folded)
 local message = {from = ARGV[4], message = ARGV[5], ts = tonumber(ARGV[6])}
 if to then
-  for id in string.gmatch(redis.call('HGET', roomKey(room, 'holders'), lower) or '', '%S+') do
+  for id in string.gmatch(redis.call('HGET', roomKey(room, 'holders'), folded) or '', '%S+') do
     if string.sub(id, -1) ~= '~' then
       message.to = to
       redis.call('PUBLISH', channel(room), cjson.encode({type = 'direct-message', data = message}))
@@ -130,7 +134,7 @@ if to then
     end
   end
 end
-local owner = redis.call('GET', p .. 'owner:' .. room .. ':' .. lower)
+local owner = redis.call('GET', p .. 'owner:' .. room .. ':' .. folded)
 if not owner then return 'unknown' end
 if not to then
   local kept = redis.call('GET', p .. 'session:' .. owner)
@@ -145,7 +149,7 @@ message.stored = true
 redis.call('PUBLISH', channel(room), cjson.encode({type = 'direct-message', data = message}))
 return 'stored'`;
 
-/** Renews a session's ownership of its name for ARGV[6] ms, unless another session owns it now. ARGV: prefix, room, lower-case name, name, token hash, session TTL. */
+/** Renews a session's ownership of its name for ARGV[6] ms, unless another session owns it now. ARGV: prefix, room, name key, name, token hash, session TTL. */
 export const RENEW = `${PRELUDE}
 local ownerKey = p .. 'owner:' .. ARGV[2] .. ':' .. ARGV[3]
 local owner = redis.call('GET', ownerKey)
@@ -155,32 +159,32 @@ redis.call('SET', p .. 'session:' .. ARGV[5], ARGV[2] .. '\\n' .. ARGV[4], 'PX',
 return 1`;
 
 /**
- * Renames an online name unless the new one (ignoring case) is someone else's: online, or owned by
+ * Renames an online name unless the new one (by its key) is someone else's: online, or owned by
  * another session. Every process holding it holds the new name instead; the session (ARGV[8])
- * owns the new name. ARGV: prefix, epoch, room, from lower, from, to lower, to, token hash, session
+ * owns the new name. ARGV: prefix, epoch, room, from key, from, to key, to, token hash, session
  * TTL. Returns 'epoch', 0 or 1; announces `peer-renamed`.
  */
 export const RENAME = `${PRELUDE}
-local room, fromLower, from, toLower, to, hash, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local room, fromKey, from, toKey, to, hash, ttl = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if not isEpoch(ARGV[2]) then return 'epoch' end
 local namesKey, holdersKey = roomKey(room, 'names'), roomKey(room, 'holders')
-if redis.call('HGET', namesKey, fromLower) ~= from then return 0 end
-local toOwner = redis.call('GET', p .. 'owner:' .. room .. ':' .. toLower)
-if fromLower ~= toLower and (redis.call('HEXISTS', namesKey, toLower) == 1 or (toOwner and toOwner ~= hash)) then return 0 end
-redis.call('HDEL', namesKey, fromLower)
-redis.call('HSET', namesKey, toLower, to)
-local holders = redis.call('HGET', holdersKey, fromLower)
+if redis.call('HGET', namesKey, fromKey) ~= from then return 0 end
+local toOwner = redis.call('GET', p .. 'owner:' .. room .. ':' .. toKey)
+if fromKey ~= toKey and (redis.call('HEXISTS', namesKey, toKey) == 1 or (toOwner and toOwner ~= hash)) then return 0 end
+redis.call('HDEL', namesKey, fromKey)
+redis.call('HSET', namesKey, toKey, to)
+local holders = redis.call('HGET', holdersKey, fromKey)
 if holders then
-  redis.call('HDEL', holdersKey, fromLower)
-  redis.call('HSET', holdersKey, toLower, holders)
+  redis.call('HDEL', holdersKey, fromKey)
+  redis.call('HSET', holdersKey, toKey, holders)
   for id in string.gmatch(holders, '[^%s~]+') do
-    redis.call('SREM', p .. 'node:' .. id .. ':peers', member(room, fromLower, from))
-    redis.call('SADD', p .. 'node:' .. id .. ':peers', member(room, toLower, to))
+    redis.call('SREM', p .. 'node:' .. id .. ':peers', member(room, fromKey, from))
+    redis.call('SADD', p .. 'node:' .. id .. ':peers', member(room, toKey, to))
   end
 end
-local fromOwnerKey = p .. 'owner:' .. room .. ':' .. fromLower
+local fromOwnerKey = p .. 'owner:' .. room .. ':' .. fromKey
 if redis.call('GET', fromOwnerKey) == hash then redis.call('DEL', fromOwnerKey) end
-redis.call('SET', p .. 'owner:' .. room .. ':' .. toLower, hash, 'PX', ttl)
+redis.call('SET', p .. 'owner:' .. room .. ':' .. toKey, hash, 'PX', ttl)
 redis.call('SET', p .. 'session:' .. hash, room .. '\\n' .. to, 'PX', ttl)
 redis.call('PUBLISH', channel(room), cjson.encode({type = 'peer-renamed', data = {from = from, to = to}}))
 return 1`;
@@ -248,8 +252,8 @@ export const SWEEP = `${PRELUDE}
 local node = ARGV[3]
 if redis.call('HGET', p .. 'nodes', node) ~= ARGV[4] then return 0 end
 for _, held in ipairs(redis.call('SMEMBERS', p .. 'node:' .. node .. ':peers')) do
-  local room, lower, name = string.match(held, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
-  release(room, lower, name, node, ARGV[2])
+  local room, folded, name = string.match(held, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  release(room, folded, name, node, ARGV[2])
 end
 redis.call('DEL', p .. 'node:' .. node .. ':peers')
 redis.call('HDEL', p .. 'nodes', node)

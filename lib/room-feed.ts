@@ -6,6 +6,7 @@
 // (a join, or a resync after an outage): the mark is settled there, with the presence there.
 
 import type { RoomEvent } from './engine.ts';
+import { nameKey } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
 
 /** An event as it comes over the channel: a room event, or a bare mark, either with its tag. */
@@ -43,11 +44,11 @@ interface Mark {
 
 /** A room this process holds names in, or is joining. */
 export class RoomFeed {
-  /** Who is online (lower case to name), from the first mark settled on. */
+  /** Who is online (nameKey to name), from the first mark settled on. */
   names: Map<string, string> | undefined;
   /** The newest seq handed to the listener. */
   seq = 0;
-  /** The names this process holds in the room (lower case to name and its session's token). */
+  /** The names this process holds in the room (nameKey to name and its session's token). */
   readonly holds = new Map<string, { name: string; token: string }>();
   /** Joins under way. */
   joining = 0;
@@ -167,22 +168,24 @@ export class RoomFeed {
       return;
     }
     if (event.type === 'peer-joined') {
-      const lower = event.data.toLowerCase();
-      if (names.get(lower) === event.data) return;
-      names.set(lower, event.data);
+      const key = nameKey(event.data);
+      if (names.get(key) === event.data) return;
+      names.set(key, event.data);
     } else if (event.type === 'peer-left') {
-      const lower = event.data.toLowerCase();
-      if (names.get(lower) !== event.data) return;
-      names.delete(lower);
+      const key = nameKey(event.data);
+      if (names.get(key) !== event.data) return;
+      names.delete(key);
     } else if (event.type === 'peer-renamed') {
       const { from, to } = event.data;
-      if (names.get(to.toLowerCase()) === to && !names.has(from.toLowerCase())) return;
-      names.delete(from.toLowerCase());
-      names.set(to.toLowerCase(), to);
-      const held = this.holds.get(from.toLowerCase());
+      const fromKey = nameKey(from);
+      const toKey = nameKey(to);
+      if (names.get(toKey) === to && !names.has(fromKey)) return;
+      names.delete(fromKey);
+      names.set(toKey, to);
+      const held = this.holds.get(fromKey);
       if (held) {
-        this.holds.delete(from.toLowerCase());
-        this.holds.set(to.toLowerCase(), { ...held, name: to });
+        this.holds.delete(fromKey);
+        this.holds.set(toKey, { ...held, name: to });
       }
     }
     deliver(event);
@@ -221,10 +224,10 @@ export class RoomFeed {
   /** Takes `snapshot` as the room's state: the listener hears who came and went, and the messages it missed. */
   #replace({ seq, names }: Snapshot): void {
     const { deliver } = this.#options;
-    const next = new Map(names.map((name) => [name.toLowerCase(), name]));
+    const next = new Map(names.map((name) => [nameKey(name), name]));
     if (this.names) {
-      for (const [lower, name] of this.names) if (next.get(lower) !== name) deliver({ type: 'peer-left', data: name });
-      for (const [lower, name] of next) if (this.names.get(lower) !== name) deliver({ type: 'peer-joined', data: name });
+      for (const [key, name] of this.names) if (next.get(key) !== name) deliver({ type: 'peer-left', data: name });
+      for (const [key, name] of next) if (this.names.get(key) !== name) deliver({ type: 'peer-joined', data: name });
       this.names = next;
       if (seq > this.seq) this.#fill(seq);
     } else {

@@ -3,27 +3,30 @@
 
 import { once } from 'node:events';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
-import { ConnectionCaps } from './admission.ts';
+import { Admission, addressKey, clientAddress } from './admission.ts';
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { createRedisEngine } from './engine-redis.ts';
 import type { Engine, RoomListener } from './engine.ts';
-import { CLOSE, REFUSE, type Refusal } from './errors.ts';
+import { CLOSE, hostRefusal, REFUSE, type Refusal } from './errors.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { HistoryBudget } from './history.ts';
 import { Hub } from './hub.ts';
 import { createCounters, MetricsPage } from './metrics.ts';
-import { createOriginCheck } from './origin.ts';
+import { createHostCheck, createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
-import { parseRoom } from './protocol.ts';
+import { parseResume, parseRoom } from './protocol.ts';
 import { Sessions } from './sessions.ts';
 import { createMemoryStore } from './store-memory.ts';
 import { createSqliteStore } from './store-sqlite.ts';
 import { Flusher } from './outbox.ts';
+import { pageOfRooms, RoomListCache } from './room-list.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
 const WEBSOCKET_PATH = '/ws';
@@ -61,10 +64,28 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     if (event.type === 'peer-renamed') sessions.renamed(room, event.data.from, event.data.to);
     hub.dispatch(room, event);
   };
-  const engine = await createEngine(config, listener, (room, name) => hub.hasPeerNamed(room, name), now, random);
-  const caps = new ConnectionCaps(config.maxConnections, config.maxConnectionsPerIp);
-  const isAllowedOrigin = createOriginCheck(config.allowedOrigins);
-  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, caps, sessions, engine, config, now, log };
+  const historyBudget = new HistoryBudget(config.maxHistoryBytes);
+  const engine = await createEngine(config, listener, (room, name) => hub.hasPeerNamed(room, name), now, random, historyBudget);
+  const admission = new Admission(
+    {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      requestsPerSecond: config.requestsPerSecondPerIp,
+      requestBurst: config.requestBurstPerIp,
+      eventsPerSecond: config.eventsPerSecondPerIp,
+      eventBurst: config.eventBurstPerIp,
+      roomsPerMinute: config.roomsPerMinutePerIp,
+      replaysPerMinute: config.replaysPerMinutePerIp,
+      // Addresses with a socket open are never forgotten, so there is room for all of them.
+      maxAddresses: Math.max(config.maxAddresses, config.maxConnections + 1),
+    },
+    now,
+  );
+  /** The budget key of a request's client (see --trust-proxy). */
+  const addressOf = (req: IncomingMessage): string => addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
+  const isAllowedHost = createHostCheck(config, machineHosts());
+  const isAllowedOrigin = createOriginCheck(config, isAllowedHost);
+  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -74,9 +95,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxPayload: config.maxFrameBytes,
     perMessageDeflate: false,
     closeTimeout: config.closeTimeoutMs,
+    // Pings are answered by the connection, within its budgets (see Connection.#onPing).
+    autoPong: false,
   };
   const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
+  const roomList = new RoomListCache(() => engine.rooms(), config.roomsCacheMs, now);
   let isShuttingDown = false;
 
   const http = createServer(
@@ -86,7 +110,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       connectionsCheckingInterval: Math.min(1000, config.handshakeTimeoutMs / 4),
     },
     (req, res) => {
-      const { path } = splitUrl(req);
+      const { path, query } = splitUrl(req);
+      const wait = admission.takeRequest(addressOf(req));
+      if (wait > 0) {
+        respond(res, REFUSE.requests.status, REFUSE.requests.message, { 'Retry-After': String(Math.ceil(wait / 1000)) });
+        return;
+      }
+      // /healthz is exempt: load balancers probe it by address, and it tells a rebinding page nothing private.
+      if (path !== '/healthz' && !isAllowedHost(req.headers.host)) {
+        const refusal = hostRefusal(req.headers.host);
+        respond(res, refusal.status, refusal.message);
+        return;
+      }
       if (path === '/') {
         if (req.method === 'GET' || req.method === 'HEAD') servePage(req, res);
         else respond(res, 405, 'use GET or HEAD for the chat page', { Allow: 'GET, HEAD' });
@@ -97,12 +132,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         res.end(JSON.stringify(health));
       } else if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
-        res.end(metrics.render({ peers: hub.size, rooms: hub.roomCount }));
+        res.end(metrics.render({ peers: hub.size, rooms: engine.heldRooms.size, historyBytes: historyBudget.bytes }));
       } else if (path === '/rooms') {
-        engine.rooms().then(
+        roomList.list().then(
           (rooms) => {
+            const answer = pageOfRooms(rooms, query, config.roomsPageMax);
+            if (!answer.ok) {
+              respond(res, 400, answer.error);
+              return;
+            }
             res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-            res.end(JSON.stringify(rooms));
+            res.end(JSON.stringify(answer.page));
           },
           () => respond(res, 503, 'the room list is not available right now; try again'),
         );
@@ -117,10 +157,34 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
   );
 
+  // Sockets are counted from accept, so that requests that never finish (or upgrades that never
+  // come) hold an address's slots as much as WebSockets do. Behind a trusted proxy every socket
+  // comes from the proxy: only the total is counted here, and WebSockets per forwarded address at
+  // the upgrade.
+  http.on('connection', (socket: Socket) => {
+    if (!admission.openSocket()) {
+      refuseSocket(socket);
+      return;
+    }
+    if (config.trustProxy) {
+      socket.once('close', closeSocket);
+      return;
+    }
+    if (!admission.openFrom(addressKey(socket.remoteAddress ?? 'unknown'))) {
+      admission.closeSocket();
+      refuseSocket(socket);
+      return;
+    }
+    socket.once('close', closeSocketFrom);
+  });
   // One listener for every socket (`this` is the socket), so none is made per connection. A
   // socket's remote address stays readable after it closes: Node keeps what it first read.
-  function releaseSlot(this: Duplex & { remoteAddress?: string }): void {
-    caps.release(this.remoteAddress ?? 'unknown');
+  function closeSocketFrom(this: Socket): void {
+    admission.closeSocket();
+    admission.closeFrom(addressKey(this.remoteAddress ?? 'unknown'));
+  }
+  function closeSocket(): void {
+    admission.closeSocket();
   }
 
   // Every refusal is an HTTP status written before any WebSocket opens.
@@ -129,6 +193,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const { path, query } = splitUrl(req);
     if (path !== WEBSOCKET_PATH) {
       abortHandshake(socket, REFUSE.path);
+      return;
+    }
+    if (!isAllowedHost(req.headers.host)) {
+      abortHandshake(socket, hostRefusal(req.headers.host));
       return;
     }
     if (!isAllowedOrigin(req.headers.origin, req.headers.host)) {
@@ -144,23 +212,47 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       abortHandshake(socket, REFUSE.shuttingDown);
       return;
     }
-    const ip = req.socket.remoteAddress ?? 'unknown';
-    if (!caps.admit(ip)) {
-      abortHandshake(socket, REFUSE.full);
+    const address = addressOf(req);
+    const refusal = spendUpgradeBudgets(address, room, query);
+    if (refusal) {
+      abortHandshake(socket, refusal.refusal, refusal.retryAfter);
       return;
     }
-    // The raw socket closes however the handshake ends, so the slot is always given back.
-    socket.on('close', releaseSlot);
+    if (config.trustProxy) {
+      if (!admission.openFrom(address)) {
+        abortHandshake(socket, REFUSE.full);
+        return;
+      }
+      socket.once('close', () => admission.closeFrom(address));
+    }
     // Held until the connection's first flush, so the 101 and the greeting leave in one write.
     socket.cork();
     wss.handleUpgrade(req, socket, head, (ws) => {
-      // From here `ws` handles the socket's errors and the connection gives the slot back when it
-      // closes; two listeners fewer on each of ten thousand idle sockets.
+      // From here `ws` handles the socket's errors; a listener fewer on each of ten thousand idle sockets.
       socket.removeListener('error', destroySocket);
-      socket.removeListener('close', releaseSlot);
-      ws.accept(socket, room, query, ip, context);
+      ws.accept(socket, room, query, address, context);
     });
   });
+
+  /**
+   * Spends what an upgrade costs its address (a request; a room nobody here is in; a resume) and
+   * checks the total of rooms; returns the refusal when one is over.
+   */
+  function spendUpgradeBudgets(address: string, room: string, query: string): { refusal: Refusal; retryAfter?: number } | undefined {
+    const seconds = (ms: number) => Math.ceil(ms / 1000);
+    const wait = admission.takeRequest(address);
+    if (wait > 0) return { refusal: REFUSE.requests, retryAfter: seconds(wait) };
+    if (!engine.heldRooms.has(room)) {
+      if (engine.heldRooms.size >= config.maxRooms) return { refusal: REFUSE.roomsFull };
+      const roomWait = admission.takeRoom(address);
+      if (roomWait > 0) return { refusal: REFUSE.newRooms, retryAfter: seconds(roomWait) };
+    }
+    if (parseResume(query).since !== undefined) {
+      const replayWait = admission.takeReplay(address);
+      if (replayWait > 0) return { refusal: REFUSE.replays, retryAfter: seconds(replayWait) };
+    }
+    return undefined;
+  }
 
   http.listen(config.port, config.host);
   await once(http, 'listening');
@@ -202,17 +294,30 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
  * The engine the configuration asks for: over Redis (which keeps its own state), or this process's
  * over a store, on disk (SQLite under --data-dir) unless --memory.
  */
-async function createEngine(config: Config, listener: RoomListener, isConnected: (room: string, name: string) => boolean, now: () => number, random: () => number): Promise<Engine> {
+async function createEngine(config: Config, listener: RoomListener, isConnected: (room: string, name: string) => boolean, now: () => number, random: () => number, historyBudget: HistoryBudget): Promise<Engine> {
   const { historySize, historyDays, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs } = config;
   if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
-  const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, dedupeWindowMs, recentWindow: config.historyOnJoin, now };
-  const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous });
+  const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, dedupeWindowMs, recentWindow: config.historyOnJoin, now, historyBudget };
+  const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous, maxStoreBytes: config.maxStoreBytes });
   return createMemoryEngine({ listener, store, roomTtlMs, isConnected, random });
+}
+
+/** Answers a socket over a connection cap at once, before reading anything from it, and lets it go. */
+function refuseSocket(socket: Socket): void {
+  socket.on('error', destroySocket);
+  abortHandshake(socket, REFUSE.full);
+  socket.once('finish', () => socket.destroy());
 }
 
 /** An upgrade socket's error listener, shared by all (`this` is the socket). */
 function destroySocket(this: Duplex): void {
   this.destroy();
+}
+
+/** This machine's addresses and host name, which the Host check allows unless --allowed-hosts is set. */
+function machineHosts(): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return [hostname(), ...addresses];
 }
 
 /** The request's path and query string (without the `?`). */
@@ -228,7 +333,7 @@ function respond(res: ServerResponse, status: number, message: string, headers: 
 }
 
 /** Answers a refused upgrade with a plain HTTP response, so no WebSocket ever opens (as `ws` does). */
-function abortHandshake(socket: Duplex, { status, message, retryAfter }: Refusal): void {
+function abortHandshake(socket: Duplex, { status, message, retryAfter: fixed }: Refusal, retryAfter: number | undefined = fixed): void {
   const body = `${message}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { DedupeWindow } from './dedupe.ts';
 import { planPage, RoomHistory } from './history.ts';
+import { nameKey } from './names.ts';
 import type { ChatMessage } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
@@ -17,18 +18,18 @@ interface KeptSession {
 const SWEEP_MS = 60_000;
 
 export function createMemoryStore(options: StoreOptions): Store {
-  const { historySize, maxReplay, sessionTtlMs, dedupeWindowMs, now } = options;
+  const { historySize, maxReplay, sessionTtlMs, dedupeWindowMs, now, historyBudget } = options;
   const epoch = randomBytes(8).toString('hex');
   const histories = new Map<string, RoomHistory>();
   const sent = new DedupeWindow<ChatMessage>(dedupeWindowMs);
   const sessions = new Map<string, KeptSession>();
-  /** Token by `<room> <lower-case name>`. */
+  /** Token by `<room> <nameKey of the name>`. */
   const owners = new Map<string, string>();
   const mail = new Map<string, DirectMessage[]>();
-  const ownerKey = (room: string, name: string) => `${room} ${name.toLowerCase()}`;
+  const ownerKey = (room: string, name: string) => `${room} ${nameKey(name)}`;
   const historyOf = (room: string): RoomHistory => {
     let history = histories.get(room);
-    if (!history) histories.set(room, (history = new RoomHistory(historySize)));
+    if (!history) histories.set(room, (history = new RoomHistory(historySize, { budget: historyBudget, room })));
     return history;
   };
   const live = (token: string): KeptSession | undefined => {
@@ -95,6 +96,8 @@ export function createMemoryStore(options: StoreOptions): Store {
     },
     isHealthy: () => true,
     forgetRoom(room) {
+      const history = histories.get(room);
+      if (history) historyBudget.release(room, history.bytes);
       histories.delete(room);
     },
     async close() {

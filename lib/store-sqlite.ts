@@ -11,7 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { planPage, planReplay } from './history.ts';
+import { type HistoryHolder, messageBytes, planPage, planReplay } from './history.ts';
+import { nameKey } from './names.ts';
+import { upgradeFrom1 } from './store-sqlite-upgrade.ts';
 import { atTurnEnd } from './turn.ts';
 import type { ChatMessage } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
@@ -20,6 +22,8 @@ export interface SqliteStoreOptions extends StoreOptions {
   dataDir: string;
   /** SQLite's `synchronous` in WAL mode: `normal` survives a crash of the process, `full` also a power loss. */
   synchronous: 'normal' | 'full';
+  /** Bytes the file's data may take; past it the least recently used rooms' oldest messages are deleted at the next maintenance (0: no limit). */
+  maxStoreBytes?: number;
   /** How often old messages, expired sessions and their mail are deleted, in ms (a minute). */
   maintenanceMs?: number;
 }
@@ -28,7 +32,9 @@ export interface SqliteStoreOptions extends StoreOptions {
 export class StoreError extends Error {}
 
 export const DATABASE_FILE = 'plainchat.db';
-const SCHEMA_VERSION = '1';
+// 2: `sessions.name_key` is nameKey (lib/names.ts); a file of schema 1 is upgraded as it opens.
+// Bump it, with an upgrade, whenever nameKey changes (unhomoglyph's data, say): keys are kept.
+const SCHEMA_VERSION = '2';
 const DAY_MS = 86_400_000;
 
 const SCHEMA = `
@@ -60,8 +66,10 @@ interface RoomState {
   seq: number;
   /** The last seq that is durable; readers see up to here. */
   committed: number;
-  /** The newest committed messages, at most `recentWindow`. */
+  /** The newest committed messages, at most `recentWindow`, fewer when the history budget took some back (they are on disk). */
   recent: ChatMessage[];
+  /** What `recent` holds, in the history budget's terms; `shed` gives its oldest back to the budget. */
+  holder: HistoryHolder & { bytes: number };
   /** Appended in the open batch, not yet durable. */
   pending: ChatMessage[];
 }
@@ -96,7 +104,7 @@ function bindingHelp(err: unknown): string {
 
 /** Opens (creating if need be) the store under `dataDir`. Throws a StoreError that says how to fix what is wrong. */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  const { dataDir, synchronous, historySize, historyDays, maxReplay, recentWindow, sessionTtlMs, dedupeWindowMs, now, maintenanceMs = 60_000 } = options;
+  const { dataDir, synchronous, historySize, historyDays, maxReplay, recentWindow, sessionTtlMs, dedupeWindowMs, now, historyBudget, maxStoreBytes = 0, maintenanceMs = 60_000 } = options;
   const Database = await loadBinding();
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -121,6 +129,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     db.exec(SCHEMA);
     db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?), ('epoch', ?)").run(SCHEMA_VERSION, randomBytes(8).toString('hex'));
     const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((row) => [row.key, row.value]));
+    if (meta.get('schema') === '1') {
+      upgradeFrom1(db);
+      meta.set('schema', '2');
+    }
     if (meta.get('schema') !== SCHEMA_VERSION) throw new StoreError(`${file} has schema ${meta.get('schema')}, this plainchat reads ${SCHEMA_VERSION}; use a matching plainchat or another --data-dir`);
     epoch = meta.get('epoch')!;
   } catch (err) {
@@ -157,6 +169,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     oldest: db.prepare('SELECT min(seq) FROM messages WHERE room = ?').pluck(),
     rooms: db.prepare('SELECT room FROM rooms WHERE EXISTS (SELECT 1 FROM messages WHERE messages.room = rooms.room)').pluck(),
     trimRoom: db.prepare('DELETE FROM messages WHERE room = ? AND seq <= ?'),
+    // Rooms by their newest message's id, the least recently written first; one index lookup each.
+    byLastUse: db.prepare('SELECT room, (SELECT min(seq) FROM messages m WHERE m.room = r.room) AS oldest, seq AS newest FROM rooms r ORDER BY (SELECT max(id) FROM messages m WHERE m.room = r.room)'),
     firstKept: db.prepare('SELECT id FROM messages WHERE ts >= ? ORDER BY id LIMIT 1').pluck(),
     trimBefore: db.prepare('DELETE FROM messages WHERE id < ?'),
     trimAll: db.prepare('DELETE FROM messages'),
@@ -181,10 +195,30 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     let state = states.get(room);
     if (!state) {
       const seq = (sql.roomSeq.get(room) as number | undefined) ?? 0;
-      const recent = (sql.range.all(room, seq - recentWindow + 1, seq) as Row[]).map(toMessage);
-      states.set(room, (state = { seq, committed: seq, recent, pending: [] }));
+      state = { seq, committed: seq, recent: [], pending: [], holder: { bytes: 0, shed: () => 0 } };
+      const held = state;
+      held.holder.shed = () => dropRecent(held, Math.ceil(held.recent.length / 4));
+      states.set(room, state);
+      keepRecent(room, state, (sql.range.all(room, seq - recentWindow + 1, seq) as Row[]).map(toMessage));
     }
     return state;
+  };
+  /** Adds newly committed messages to the room's window, within `recentWindow` and the history budget. */
+  const keepRecent = (room: string, state: RoomState, messages: ChatMessage[]): void => {
+    state.recent.push(...messages);
+    let grown = 0;
+    for (const message of messages) grown += messageBytes(message);
+    state.holder.bytes += grown;
+    const excess = state.recent.length - recentWindow;
+    if (excess > 0) grown -= dropRecent(state, excess);
+    historyBudget.add(room, state.holder, grown);
+  };
+  /** Drops the window's `count` oldest (the file keeps them) and returns the bytes freed. */
+  const dropRecent = (state: RoomState, count: number): number => {
+    let freed = 0;
+    for (const message of state.recent.splice(0, count)) freed += messageBytes(message);
+    state.holder.bytes -= freed;
+    return freed;
   };
   /** Committed messages `from`..`to`, from the window when it covers them. */
   const read = (room: string, state: RoomState, from: number, to: number): ChatMessage[] => {
@@ -248,8 +282,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       const state = states.get(room);
       if (!state || state.pending.length === 0) continue;
       state.committed = state.seq;
-      state.recent.push(...state.pending);
-      if (state.recent.length > recentWindow) state.recent.splice(0, state.recent.length - recentWindow);
+      keepRecent(room, state, state.pending);
       state.pending = [];
       touched.add(room);
     }
@@ -272,7 +305,24 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       }
       if (sql.expire.run(now() - sessionTtlMs).changes > 0) sql.orphanMail.run();
       sql.forgetSent.run(now() - dedupeWindowMs);
+      if (maxStoreBytes > 0) keepWithinDisk();
     });
+  };
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const usedBytes = () => ((db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number)) * pageSize;
+  /**
+   * Keeps the file's data within --max-store-bytes: the least recently written room gives up the
+   * older half of what it keeps, again and again, down to its newest message, before the next room
+   * gives up anything. Deleted pages are reused by later writes, so the file stops growing.
+   */
+  const keepWithinDisk = (): void => {
+    if (usedBytes() <= maxStoreBytes) return;
+    for (const { room, oldest, newest } of sql.byLastUse.all() as Array<{ room: string; oldest: number | null; newest: number }>) {
+      for (let first = oldest ?? newest; first < newest; first += Math.ceil((newest - first) / 2)) {
+        sql.trimRoom.run(room, first + Math.ceil((newest - first) / 2) - 1);
+        if (usedBytes() <= maxStoreBytes) return;
+      }
+    }
   };
   const maintenance = setInterval(() => {
     try {
@@ -327,12 +377,13 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     saveSession(token, room, name) {
       const id = hash(token);
       write(undefined, () => {
-        sql.freeName.run(room, name.toLowerCase(), id);
-        sql.saveSession.run(id, room, name, name.toLowerCase(), now());
+        const key = nameKey(name);
+        sql.freeName.run(room, key, id);
+        sql.saveSession.run(id, room, name, key, now());
       });
     },
     nameOwner(room, name) {
-      const row = sql.owner.get(room, name.toLowerCase()) as { id: Buffer; name: string; lastSeen: number } | undefined;
+      const row = sql.owner.get(room, nameKey(name)) as { id: Buffer; name: string; lastSeen: number } | undefined;
       return liveSession(row) ? { owner: row!.id.toString('hex'), name: row!.name } : undefined;
     },
     keepDirect(owner, _room, { from, to, message, ts }: DirectMessage) {
@@ -348,7 +399,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     isHealthy: () => isHealthy,
     forgetRoom(room) {
       const state = states.get(room);
-      if (state && state.pending.length === 0) states.delete(room);
+      if (!state || state.pending.length > 0) return;
+      historyBudget.release(room, state.holder.bytes);
+      states.delete(room);
     },
     async close() {
       clearInterval(maintenance);

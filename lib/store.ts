@@ -6,7 +6,7 @@
 // Every write goes into the current batch; `commit()` resolves once the batch is durable. Reads see
 // only what is committed, so nothing a reader is given can still be rolled back.
 
-import type { Position, Replay } from './history.ts';
+import type { HistoryBudget, Position, Replay } from './history.ts';
 import type { ChatMessage } from './protocol.ts';
 
 /** A direct message as its two ends see it. `stored` (to the sender) and `missed` (to the recipient) mark one kept for an offline recipient. */
@@ -43,6 +43,8 @@ export interface StoreOptions {
   /** How long a message id is remembered against retries, in ms. */
   dedupeWindowMs: number;
   now: () => number;
+  /** The memory all rooms' messages kept in memory share (see HistoryBudget). */
+  historyBudget: HistoryBudget;
 }
 
 export interface Store {
@@ -74,7 +76,7 @@ export interface Store {
   sessionName(token: string, room: string): string | undefined;
   /** Keeps (or renews, from now) the session's ownership of `name` in `room`. */
   saveSession(token: string, room: string, name: string): void;
-  /** Whoever owns `name` in `room` (ignoring case), as an opaque key for `keepDirect`, or undefined. */
+  /** Whoever owns `name` in `room` (compared by nameKey), as an opaque key for `keepDirect`, or undefined. */
   nameOwner(room: string, name: string): { owner: string; name: string } | undefined;
   /** Keeps a direct message for a session that is not connected. */
   keepDirect(owner: string, room: string, message: DirectMessage): void;

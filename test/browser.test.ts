@@ -8,7 +8,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { defaultConfig } from '../lib/config.ts';
 import { COLORS } from '../lib/names.ts';
 import { type ChatServer, startServer } from '../lib/server.ts';
-import { join as joinRoom, nextMessage, spawnServer, tempDataDir, until } from './helpers.ts';
+import { CROWD_BUDGETS, join as joinRoom, nextMessage, spawnServer, tempDataDir, until } from './helpers.ts';
 import { redisMissing, startNode, startRedis } from './redis-server.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -26,7 +26,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 
 // One test types 30 lines in a burst, faster than a person: the rate limit is raised by its setting.
 // History on join is small, so that a resume (which replays everything missed) can be told from it.
-const testConfig = (port: number) => ({ ...defaultConfig(), port, host: '127.0.0.1', rateBurst: 100, historyOnJoin: 3, dataDir: tempDataDir() });
+const testConfig = (port: number) => ({ ...defaultConfig(), ...CROWD_BUDGETS, port, host: '127.0.0.1', rateBurst: 100, historyOnJoin: 3, dataDir: tempDataDir() });
 
 describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;

@@ -42,6 +42,14 @@ test('invalid settings are refused with what to fix', () => {
   assert.throws(() => parseConfig(['--allowed-origins', 'https://a.test/path'], {}), /write only scheme:\/\/host\[:port\], like https:\/\/a.test/);
 });
 
+test('--allowed-hosts and --public-url are read from flags and the environment, and refused with what to fix', () => {
+  assert.equal(defaultConfig().allowedHosts, undefined, "the default: this machine's own names");
+  assert.deepEqual(configOf([], { ALLOWED_HOSTS: 'Chat.Example.com, [::1]' }).allowedHosts, ['chat.example.com', '[::1]']);
+  assert.equal(configOf(['--public-url', 'https://chat.example.com/']).publicUrl, 'https://chat.example.com');
+  assert.throws(() => parseConfig(['--allowed-hosts', 'chat.example.com:443'], {}), /--allowed-hosts: "chat.example.com:443" has a port; write the host alone/);
+  assert.throws(() => parseConfig([], { PUBLIC_URL: 'chat.example.com' }), /environment variable PUBLIC_URL: "chat.example.com" is not a URL; write it like https:\/\/chat.example.com/);
+});
+
 test('a switch takes no value as a flag, and 1, true, 0 or false from the environment', () => {
   const memory = (argv: string[], env: Record<string, string> = {}) => {
     const parsed = parseConfig(argv, env);

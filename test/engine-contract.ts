@@ -136,6 +136,21 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.deepEqual(new Set(await engine.peers('lobby')), new Set(['ada', b.name]));
       }));
 
+    test('rename refuses a look-alike of a name online, and a direct message to a look-alike reaches the name', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        await enter(engine, 'lobby', 'orchid-eagle', 'token-owner');
+        const other = await enter(engine, 'lobby', undefined, 'token-other');
+        for (const lookAlike of ['\u043erchid-eagle', 'ORCHID-EAGLE', '0rchid-eag1e', '\uff4f\uff52\uff43\uff48\uff49\uff44-eagle']) {
+          assert.equal(await engine.rename('lobby', other.name, lookAlike, 'token-other'), false, lookAlike);
+        }
+        assert.equal(await engine.direct('lobby', { from: other.name, to: '\u043erchid-eagle', message: 'psst', ts: 1 }), 'live');
+        await heard(under, ({ event }) => event.type === 'direct-message');
+        assert.deepEqual(under.events.find(({ event }) => event.type === 'direct-message')?.event.data, { from: other.name, to: 'orchid-eagle', message: 'psst', ts: 1 });
+        assert.equal(await engine.rename('lobby', 'orchid-eagle', '0RCHID-EAGLE', 'token-owner'), true, 'a look-alike of its own name is its own');
+        assert.deepEqual(new Set(await engine.peers('lobby')), new Set(['0RCHID-EAGLE', other.name]));
+      }));
+
     test('publish numbers each room from 1 without gaps and delivers in order', () =>
       withEngine(async (under) => {
         const { engine } = under;
@@ -250,6 +265,21 @@ export function engineContract(name: string, create: EngineFactory): void {
           await new Promise((resolve) => setTimeout(resolve, SETTINGS.sessionTtlMs + 100));
           assert.equal(await engine.findSession('token-owner', 'lobby'), undefined, 'expired');
           assert.equal(await engine.rename('lobby', other.name, owned, 'token-other'), true, 'free after the TTL');
+        }));
+
+      test('a name owned while away blocks its look-alikes too, and a direct message to one is kept for the owner', () =>
+        withEngine(async (under) => {
+          const { engine } = under;
+          const owner = await enter(engine, 'lobby', undefined, 'token-owner');
+          assert.equal(await engine.rename('lobby', owner.name, 'orchid-eagle', 'token-owner'), true);
+          await engine.registerSession('token-owner', 'lobby', 'orchid-eagle');
+          await engine.leave('lobby', 'orchid-eagle');
+          const other = await enter(engine, 'lobby', undefined, 'token-other');
+          for (const lookAlike of ['\u043erchid-eagle', 'Orchid-Eagle', 'orchid-eagIe']) {
+            assert.equal(await engine.rename('lobby', other.name, lookAlike, 'token-other'), false, lookAlike);
+          }
+          assert.equal(await engine.direct('lobby', { from: other.name, to: '\u043erchid-eagle', message: 'later', ts: 1 }), 'stored');
+          assert.deepEqual((await engine.missed('token-owner', 'lobby')).map((m) => [m.to, m.message]), [['orchid-eagle', 'later']]);
         }));
 
       test('a direct message to a session away is kept, marked stored for the sender, and handed out once, in order', () =>

@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { createMemoryEngine } from '../lib/engine-memory.ts';
+import { HistoryBudget } from '../lib/history.ts';
 import { createMemoryStore } from '../lib/store-memory.ts';
 import { createSqliteStore } from '../lib/store-sqlite.ts';
 import type { StoreOptions } from '../lib/store.ts';
 import { engineContract, type EngineSettings, type EngineUnderTest } from './engine-contract.ts';
 
-const storeOptions = (settings: EngineSettings): StoreOptions => ({ ...settings, historyDays: 0, recentWindow: 3, now: Date.now });
+const storeOptions = (settings: EngineSettings): StoreOptions => ({ ...settings, historyDays: 0, recentWindow: 3, now: Date.now, historyBudget: new HistoryBudget(1024 ** 3) });
 
 function underTest(settings: EngineSettings, store: ReturnType<typeof createMemoryStore>): EngineUnderTest {
   const events: EngineUnderTest['events'] = [];

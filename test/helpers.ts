@@ -31,11 +31,28 @@ export function tempDataDir(): string {
 const dataDirs = new Set<string>();
 
 /**
+ * Every test client comes from 127.0.0.1 and stands for many people, so the budgets per address
+ * are raised out of the way; test/attack.test.ts proves them, at their defaults or set low. The
+ * caps on sockets per address are left as they are.
+ */
+export const CROWD_BUDGETS = {
+  requestsPerSecondPerIp: 1_000_000,
+  requestBurstPerIp: 1_000_000,
+  eventsPerSecondPerIp: 1_000_000,
+  eventBurstPerIp: 1_000_000,
+  roomsPerMinutePerIp: 1_000_000,
+  replaysPerMinutePerIp: 1_000_000,
+} satisfies Partial<Config>;
+
+/** The same, as flags for a server in a child process. */
+const CROWD_FLAGS = Object.entries(CROWD_BUDGETS).flatMap(([key, value]) => [`--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`, String(value)]);
+
+/**
  * Starts plainchat on 127.0.0.1 and a free port, with its store (SQLite) in a fresh data directory
  * unless `overrides` names one; it is closed after the test file.
  */
 export async function startTestServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<ChatServer> {
-  const server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1', dataDir: tempDataDir(), ...overrides }, { log: () => {}, ...options });
+  const server = await startServer({ ...defaultConfig(), port: 0, host: '127.0.0.1', dataDir: tempDataDir(), ...CROWD_BUDGETS, ...overrides }, { log: () => {}, ...options });
   after(() => server.close());
   return server;
 }
@@ -58,9 +75,12 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-/** Opens a WebSocket to the server (or to a ws:// URL) and queues its events. */
-export async function connect(server: ChatServer | string, path = '/ws'): Promise<TestClient> {
-  const ws = new WebSocket(typeof server === 'string' ? server : wsUrl(server, path));
+/**
+ * Opens a WebSocket to the server (or to a ws:// URL) and queues its events; `localAddress` (any
+ * 127.x.y.z) makes the client another source address.
+ */
+export async function connect(server: ChatServer | string, path = '/ws', localAddress?: string): Promise<TestClient> {
+  const ws = new WebSocket(typeof server === 'string' ? server : wsUrl(server, path), { localAddress });
   const received: WireEvent[] = [];
   let taken = 0;
   let wake: (() => void) | undefined;
@@ -129,8 +149,8 @@ export interface Joined {
 }
 
 /** Connects and takes the greeting: name, peers, session, replayed history, synced. */
-export async function join(server: ChatServer, path = '/ws'): Promise<Joined> {
-  const client = await connect(server, path);
+export async function join(server: ChatServer, path = '/ws', localAddress?: string): Promise<Joined> {
+  const client = await connect(server, path, localAddress);
   const named = await client.next();
   const peers = await client.next();
   const session = await client.next();
@@ -201,7 +221,7 @@ const SERVER = fileURLToPath(new URL('../server.ts', import.meta.url));
  */
 export async function spawnServer(args: string[] = []): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const store = args.includes('--data-dir') || args.includes('--memory') ? [] : ['--data-dir', tempDataDir()];
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--host', '127.0.0.1', '--port', '0', ...store, ...args]);
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, '--host', '127.0.0.1', '--port', '0', ...CROWD_FLAGS, ...store, ...args]);
   after(() => child.kill('SIGKILL'));
   let out = '';
   child.stderr!.on('data', (chunk) => (out += chunk));

@@ -26,7 +26,7 @@ describe('a name owned while away', async () => {
     other.client.send('/nick ada');
     const refused = await other.client.nextOfType('error');
     assert.equal(refused.data.code, 'name-taken');
-    assert.match(refused.data.message, /owns that name while away/);
+    assert.match(refused.data.message, /owns it while away/);
     const back = await join(server, withToken(owner.token, 'ttl'));
     assert.equal(back.name, 'Ada', 'the rename lasted');
     await back.client.close();

@@ -91,9 +91,9 @@ export interface RawPeer {
   readonly ended: Promise<void>;
 }
 
-/** Opens a TCP connection, sends an upgrade for `path`, and parses what the server sends back. */
-export async function openRawPeer(port: number, path = '/ws', extraHeaders = ''): Promise<RawPeer> {
-  const socket = connectTcp(port, '127.0.0.1');
+/** Opens a TCP connection (from `localAddress`, any 127.x.y.z), sends an upgrade for `path`, and parses what the server sends back. */
+export async function openRawPeer(port: number, path = '/ws', extraHeaders = '', localAddress?: string): Promise<RawPeer> {
+  const socket = connectTcp({ port, host: '127.0.0.1', localAddress });
   after(() => socket.destroy());
   socket.on('error', () => {});
   let bytes: Buffer = Buffer.alloc(0);

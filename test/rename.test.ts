@@ -1,4 +1,4 @@
-// Nicknames: rules, uniqueness ignoring case, and what everyone sees.
+// Nicknames: rules, uniqueness up to case and look-alikes, and what everyone sees.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -23,12 +23,14 @@ describe('rename', async () => {
     assert.deepEqual((await other.client.nextOfType('peer-left')).data, ['Ada Lovelace']);
   });
 
-  test('names are NFC-normalized, and letters of any script, digits, spaces, - and _ are allowed', async () => {
+  test('names are NFC-normalized, and letters of any one script, digits, spaces, - and _ are allowed', async () => {
     const peer = await join(server);
     peer.client.send({ type: 'rename', data: 'Zoe\u0308_2-x' });
     assert.equal((await peer.client.nextOfType('peer-renamed')).data.to, 'Zo\u00eb_2-x');
-    peer.client.send({ type: 'rename', data: 'Дмитрий 山田' });
-    assert.equal((await peer.client.nextOfType('peer-renamed')).data.to, 'Дмитрий 山田');
+    for (const name of ['Дмитрий', '山田たろう', '김민수', 'Αλέξανδρος']) {
+      peer.client.send({ type: 'rename', data: name });
+      assert.equal((await peer.client.nextOfType('peer-renamed')).data.to, name);
+    }
   });
 
   test('a bad name is refused with bad-name saying why, and nothing changes', async () => {
@@ -65,5 +67,66 @@ describe('rename', async () => {
     await a.client.nextOfType('peer-renamed');
     const b = await join(lonely);
     assert.notEqual(b.name.toLowerCase(), 'red-bear', `generated ${b.name}`);
+  });
+
+  describe('while orchid-eagle is online', async () => {
+    // A room of its own: the other tests' peers do not hear these renames.
+    const path = '/ws?room=look-alikes';
+    const owner = await join(server, path);
+    owner.client.send({ type: 'rename', data: 'orchid-eagle' });
+    await owner.client.nextOfType('peer-renamed');
+
+    test('its look-alikes in one script are name-taken, as a rename or as /nick', async () => {
+      const impostor = await join(server, path);
+      for (const name of ['ORCHID-EAGLE', '\uff4f\uff52\uff43\uff48\uff49\uff44-eagle', '0rchid-eag1e', 'orchid-eagIe', 'ORCHlD-EAGLE']) {
+        impostor.client.send({ type: 'rename', data: name });
+        const error = await impostor.client.nextOfType('error');
+        assert.equal(error.data.code, 'name-taken', name);
+        assert.match(error.data.message, /already called/);
+      }
+      impostor.client.send('/nick 0rchid-eagle');
+      assert.equal((await impostor.client.nextOfType('error')).data.code, 'name-taken', '/nick');
+      assert.ok(!impostor.client.received.some((event) => event.type === 'peer-renamed'), 'nobody was renamed');
+    });
+
+    test('a look-alike all in Cyrillic of another name online is name-taken', async () => {
+      const space = await join(server, path);
+      space.client.send({ type: 'rename', data: 'space' });
+      await space.client.nextOfType('peer-renamed');
+      const impostor = await join(server, path);
+      impostor.client.send({ type: 'rename', data: '\u0455\u0440\u0430\u0441\u0435' });
+      assert.equal((await impostor.client.nextOfType('error')).data.code, 'name-taken');
+    });
+
+    test('its look-alikes with a letter of another script are bad-name, for mixing scripts', async () => {
+      const impostor = await join(server, path);
+      for (const name of ['\u043erchid-eagle', '\u03bfrchid-eagle', '\u043e\u0433\u0441\u04bb\u0456d-\u0435\u0430gl\u0435']) {
+        impostor.client.send({ type: 'rename', data: name });
+        const error = await impostor.client.nextOfType('error');
+        assert.equal(error.data.code, 'bad-name', name);
+        assert.match(error.data.message, /mixes/);
+      }
+      impostor.client.send('/nick \u043erchid-eagle');
+      assert.equal((await impostor.client.nextOfType('error')).data.code, 'bad-name', '/nick');
+    });
+
+    test('the name with a Hangul filler or an invisible character is bad-name, saying so', async () => {
+      const impostor = await join(server, path);
+      for (const invisible of ['\u3164', '\u115f', '\u1160', '\uffa0', '\u200d', '\u200b']) {
+        impostor.client.send({ type: 'rename', data: `orchid-eagle${invisible}` });
+        const error = await impostor.client.nextOfType('error');
+        assert.equal(error.data.code, 'bad-name', invisible.codePointAt(0)!.toString(16));
+        assert.match(error.data.message, /invisible characters or fillers/);
+      }
+      impostor.client.send('/nick orchid\u3164eagle');
+      assert.equal((await impostor.client.nextOfType('error')).data.code, 'bad-name', '/nick');
+    });
+
+    test('a direct message to a look-alike reaches orchid-eagle, under its own name', async () => {
+      const sender = await join(server, path);
+      sender.client.send('/msg \u043erchid-eagle psst');
+      const got = await owner.client.nextOfType('direct-message');
+      assert.deepEqual([got.data.to, got.data.message], ['orchid-eagle', 'psst']);
+    });
   });
 });

@@ -7,7 +7,8 @@ import { join, nextMessage, startTestServer } from './helpers.ts';
 import { rawRequest, upgradeRequest } from './raw-frames.ts';
 
 describe('rooms', async () => {
-  const server = await startTestServer({ graceMs: 0, roomTtlMs: 200 });
+  const server = await startTestServer({ graceMs: 0, roomTtlMs: 200, roomsCacheMs: 0 });
+  const listRooms = async (query = '') => ((await (await fetch(`${server.url}/rooms${query}`)).json()) as { rooms: Array<{ room: string; peers: number }>; next: string | null }).rooms;
 
   test('presence, history, seq and messages are per room', async () => {
     const lobby = await join(server);
@@ -42,21 +43,53 @@ describe('rooms', async () => {
 
   test('GET /rooms lists rooms with their peer counts, and an empty room is forgotten after its time', async () => {
     const quiet = await join(server, '/ws?room=quiet');
-    const listed = await (await fetch(`${server.url}/rooms`)).json();
+    const listed = await listRooms();
     assert.deepEqual(listed.find((r: { room: string }) => r.room === 'quiet'), { room: 'quiet', peers: 1 });
     assert.ok(listed.some((r: { room: string }) => r.room === 'lobby'), JSON.stringify(listed));
     await quiet.client.close();
     await sleep(50);
-    const emptied = await (await fetch(`${server.url}/rooms`)).json();
+    const emptied = await listRooms();
     assert.deepEqual(emptied.find((r: { room: string }) => r.room === 'quiet'), { room: 'quiet', peers: 0 }, 'kept while its history lasts');
     await sleep(300);
-    const later = await (await fetch(`${server.url}/rooms`)).json();
+    const later = await listRooms();
     assert.equal(later.find((r: { room: string }) => r.room === 'quiet'), undefined, 'forgotten');
+  });
+
+  test('GET /rooms comes in pages: ?limit, and ?after the last room of the page before, in name order', async () => {
+    const peers = [];
+    for (const room of ['page-a', 'page-b', 'page-c', 'page-d', 'page-e']) peers.push(await join(server, `/ws?room=${room}`));
+    const first = await (await fetch(`${server.url}/rooms?after=page-&limit=2`)).json();
+    assert.deepEqual(first, { rooms: [{ room: 'page-a', peers: 1 }, { room: 'page-b', peers: 1 }], next: 'page-b' });
+    const second = await (await fetch(`${server.url}/rooms?after=${first.next}&limit=2`)).json();
+    assert.deepEqual(second.rooms.map((r: { room: string }) => r.room), ['page-c', 'page-d']);
+    const rest = await listRooms('?after=page-d');
+    assert.equal(rest[0]?.room, 'page-e');
+    for (const bad of ['?limit=0', '?limit=many', `?limit=${10_000_000}`]) {
+      const answer = await fetch(`${server.url}/rooms${bad}`);
+      assert.equal(answer.status, 400, bad);
+      assert.match(await answer.text(), /limit is a whole number from 1 to \d+/);
+    }
+    await Promise.all(peers.map((peer) => peer.client.close()));
   });
 
   test("a session token is good only in its own room", async () => {
     const here = await join(server, '/ws?room=here');
     const there = await join(server, `/ws?room=there&token=${here.token}`);
     assert.notEqual(there.token, here.token);
+  });
+});
+
+describe('GET /rooms under load', () => {
+  test('GET /rooms is answered from one reading for --rooms-cache-ms, and a flood of requests is refused with 429', async () => {
+    const server = await startTestServer({ roomsPageMax: 3, roomsCacheMs: 60_000, requestBurstPerIp: 20, requestsPerSecondPerIp: 1 });
+    const first = await join(server, '/ws?room=early');
+    const listed = await (await fetch(`${server.url}/rooms`)).json();
+    assert.deepEqual(listed.rooms.map((r: { room: string }) => r.room), ['early']);
+    const late = await join(server, '/ws?room=late');
+    const cached = await (await fetch(`${server.url}/rooms`)).json();
+    assert.deepEqual(cached.rooms.map((r: { room: string }) => r.room), ['early'], 'the list read a moment ago is answered again');
+    const statuses = await Promise.all(Array.from({ length: 30 }, async () => (await fetch(`${server.url}/rooms`)).status));
+    assert.ok(statuses.includes(429), `a flood meets the address's request budget: ${statuses.join(' ')}`);
+    await Promise.all([first.client.close(), late.client.close()]);
   });
 });

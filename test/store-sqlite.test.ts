@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { HistoryBudget } from '../lib/history.ts';
 import { createSqliteStore, DATABASE_FILE } from '../lib/store-sqlite.ts';
 import { tempDataDir } from './helpers.ts';
 
 const DAY_MS = 86_400_000;
 
-async function open(dataDir: string, overrides: { historySize?: number; historyDays?: number; sessionTtlMs?: number }, now: () => number) {
-  return createSqliteStore({ dataDir, synchronous: 'normal', historySize: 1000, historyDays: 0, maxReplay: 1000, recentWindow: 3, sessionTtlMs: DAY_MS, dedupeWindowMs: DAY_MS, now, maintenanceMs: 50, ...overrides });
+async function open(dataDir: string, overrides: { historySize?: number; historyDays?: number; sessionTtlMs?: number; historyBudget?: HistoryBudget }, now: () => number) {
+  return createSqliteStore({ dataDir, synchronous: 'normal', historySize: 1000, historyDays: 0, maxReplay: 1000, recentWindow: 3, sessionTtlMs: DAY_MS, dedupeWindowMs: DAY_MS, now, maintenanceMs: 50, historyBudget: new HistoryBudget(1024 ** 3), ...overrides });
 }
 
 /** Runs `sql` on the store's file once the store is closed. */
@@ -88,4 +89,47 @@ test('tokens never reach the file', async () => {
   db.close();
   assert.ok(dump.includes('Ada'));
   assert.ok(!dump.includes(token), 'only a hash of the token is kept');
+});
+
+test('a file of schema 1 (names keyed in lower case) is rekeyed by nameKey once; of two look-alikes the one seen last keeps its name', async () => {
+  const dataDir = tempDataDir();
+  let clock = Date.now();
+  const store = await open(dataDir, {}, () => clock);
+  // Each in a room of its own (the new keys would make them free one another), moved to one below.
+  const sessions: Array<[string, string]> = [
+    ['token-old', 'orchid-eagle'],
+    ['token-new', '\u043erchid-eagle'],
+    ['token-older', 'rnaroon-rnoose'],
+    ['token-newer', 'maroon-moose'],
+    ['token-ada', 'Ada'],
+  ];
+  for (const [token, name] of sessions) {
+    store.saveSession(token, token, name);
+    clock += 1000;
+  }
+  store.keepDirect(store.nameOwner('token-old', 'orchid-eagle')!.owner, 'token-old', { from: 'x', to: 'orchid-eagle', message: 'kept', ts: clock });
+  await store.close();
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  db.exec('DROP INDEX sessions_by_name');
+  for (const { id, name } of db.prepare('SELECT id, name FROM sessions').all() as Array<{ id: Buffer; name: string }>) {
+    db.prepare("UPDATE sessions SET room = 'lobby', name_key = ? WHERE id = ?").run(name.toLowerCase(), id);
+  }
+  db.exec("CREATE UNIQUE INDEX sessions_by_name ON sessions (room, name_key); UPDATE meta SET value = '1' WHERE key = 'schema'");
+  db.close();
+
+  const upgraded = await open(dataDir, {}, () => clock);
+  assert.equal(upgraded.nameOwner('lobby', 'ORCHID-EAGLE')?.name, '\u043erchid-eagle', 'the look-alike seen last keeps the name');
+  assert.equal(upgraded.sessionName('token-new', 'lobby'), '\u043erchid-eagle');
+  assert.equal(upgraded.sessionName('token-old', 'lobby'), undefined, 'the other is dropped: a fresh name when it comes back');
+  assert.equal(upgraded.sessionName('token-older', 'lobby'), undefined, "its old key was the newer one's new key");
+  assert.equal(upgraded.nameOwner('lobby', 'maroon-moose')?.name, 'maroon-moose');
+  assert.equal(upgraded.nameOwner('lobby', 'ada')?.name, 'Ada');
+  await upgraded.close();
+  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '2');
+  assert.equal(query(dataDir, 'SELECT count(*) FROM sessions'), 3);
+  assert.equal(query(dataDir, 'SELECT count(*) FROM mail'), 0, "the dropped session's mail went with it");
+
+  const reopened = await open(dataDir, {}, () => clock);
+  assert.equal(reopened.sessionName('token-ada', 'lobby'), 'Ada', 'opens as schema 2, with nothing more to do');
+  await reopened.close();
 });
