@@ -3,6 +3,8 @@
 // reopens, gets more than its share. Pure apart from the injected clock; the server asks it.
 
 import { isIPv4, isIPv6 } from 'node:net';
+import type { Config } from './config.ts';
+import { REFUSE, type Refusal } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
 
 /**
@@ -51,6 +53,38 @@ export interface AdmissionLimits {
   replaysPerMinute: number;
   /** Addresses whose budgets are remembered; past it the longest idle one without sockets is forgotten. */
   maxAddresses: number;
+}
+
+/** The limits as configured. */
+export function admissionLimits(config: Config): AdmissionLimits {
+  return {
+    maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    requestsPerSecond: config.requestsPerSecondPerIp,
+    requestBurst: config.requestBurstPerIp,
+    eventsPerSecond: config.eventsPerSecondPerIp,
+    eventBurst: config.eventBurstPerIp,
+    roomsPerMinute: config.roomsPerMinutePerIp,
+    replaysPerMinute: config.replaysPerMinutePerIp,
+    // Addresses with a socket open are never forgotten, so there is room for all of them.
+    maxAddresses: Math.max(config.maxAddresses, config.maxConnections + 1),
+  };
+}
+
+/** What an upgrade is, for its costs. */
+export interface UpgradeCost {
+  /** Into a room nobody here is in. */
+  isNewRoom: boolean;
+  /** No more rooms may be held (--max-rooms). */
+  isRoomsFull: boolean;
+  /** A resume, which replays. */
+  isResume: boolean;
+}
+
+/** A refusal of an upgrade, with the seconds to wait when a budget says when. */
+export interface UpgradeRefusal {
+  refusal: Refusal;
+  retryAfter?: number;
 }
 
 /** What one address has used; each bucket is made when first needed, so an idle address costs little. */
@@ -114,6 +148,22 @@ export class Admission {
   /** Sockets open from `key`. */
   socketsFrom(key: string): number {
     return this.#accounts.get(key)?.sockets ?? 0;
+  }
+
+  /**
+   * Spends what an upgrade costs `key`, in order (a request; a room nobody is in; a resume), and
+   * returns the refusal when one is over, having spent nothing after it.
+   */
+  admitUpgrade(key: string, { isNewRoom, isRoomsFull, isResume }: UpgradeCost): UpgradeRefusal | undefined {
+    const over = (refusal: Refusal, wait: number) => (wait > 0 ? { refusal, retryAfter: Math.ceil(wait / 1000) } : undefined);
+    const request = over(REFUSE.requests, this.takeRequest(key));
+    if (request) return request;
+    if (isNewRoom) {
+      if (isRoomsFull) return { refusal: REFUSE.roomsFull };
+      const room = over(REFUSE.newRooms, this.takeRoom(key));
+      if (room) return room;
+    }
+    return isResume ? over(REFUSE.replays, this.takeReplay(key)) : undefined;
   }
 
   takeRequest(key: string): number {

@@ -49,7 +49,7 @@ export interface Config {
   maxHistoryBytes: number;
   /** Bytes the store's file may hold; past it the least recently used rooms' oldest messages are deleted (0: no limit). */
   maxStoreBytes: number;
-  /** How long a connecting client may take to read its greeting and replay, in ms, before it is closed with 4008. */
+  /** How long joining may take, greeting and replay read included, in ms: a reader still behind is closed with 4008, a join that did not finish with 1011. */
   replayTimeoutMs: number;
   /** Most rooms one `GET /rooms` page lists. */
   roomsPageMax: number;
@@ -177,7 +177,7 @@ export const OPTIONS = [
   option({ key: 'maxRooms', flag: '--max-rooms', env: 'MAX_ROOMS', default: 10_000, parse: integer(1, 100_000_000), help: 'rooms held at once (a new one beyond: 503)' }),
   option({ key: 'maxHistoryBytes', flag: '--max-history-bytes', env: 'MAX_HISTORY_BYTES', default: 64 * 1024 ** 2, parse: integer(1024, 1024 ** 4), help: 'bytes of history held in memory in all (least recently used go first)' }),
   option({ key: 'maxStoreBytes', flag: '--max-store-bytes', env: 'MAX_STORE_BYTES', default: 4 * 1024 ** 3, parse: integer(0, 1024 ** 5), help: 'bytes the store may hold on disk (0: no limit)' }),
-  option({ key: 'replayTimeoutMs', flag: '--replay-timeout-ms', env: 'REPLAY_TIMEOUT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms a connecting client may take to read its replay (then 4008)' }),
+  option({ key: 'replayTimeoutMs', flag: '--replay-timeout-ms', env: 'REPLAY_TIMEOUT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms to join and read the greeting and replay (slow reader: 4008)' }),
   option({ key: 'roomsPageMax', flag: '--rooms-page-max', env: 'ROOMS_PAGE_MAX', default: 100, parse: integer(1, 100_000), help: 'most rooms one GET /rooms page lists' }),
   option({ key: 'roomsCacheMs', flag: '--rooms-cache-ms', env: 'ROOMS_CACHE_MS', default: 2000, parse: integer(0, 600_000), help: 'ms GET /rooms answers from one reading of the list' }),
   option({ key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'HANDSHAKE_TIMEOUT_MS', default: 10_000, parse: integer(1000, 600_000), help: 'time to send a whole HTTP request, in ms' }),

@@ -43,20 +43,6 @@ function historyFrame(message: ChatMessage): Buffer {
   return frame;
 }
 
-/** Resolves once `raw` has handed everything queued to the kernel, or has closed. */
-function drained(raw: Writable): Promise<void> {
-  if (raw.writableLength === 0 || raw.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      raw.off('drain', done);
-      raw.off('close', done);
-      resolve();
-    };
-    raw.on('drain', done);
-    raw.on('close', done);
-  });
-}
-
 /** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
 export class Connection extends WebSocket implements Peer, Pulse {
   room = '';
@@ -65,7 +51,6 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #context!: ConnectionContext;
   /** The client's address, as budgets are kept (see admission.ts). */
   #address = '';
-  #raw!: Writable;
   #outbox!: Outbox;
   #bucket!: TokenBucket;
   // Refusals are counted by a bucket of their own, made at the first refusal: a client that goes
@@ -81,6 +66,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /** Live events that arrived while the greeting and replay were being read; sent after them. */
   #held: Array<{ frame: Buffer; seq: number | undefined }> | undefined = [];
   #heldBytes = 0;
+  /** Set while the replay is being written: the entry's deadline then blames the reader, not the join. */
+  #isReplaying = false;
   /** The room's position this client has: the newest seq it was sent. */
   #seq = 0;
 
@@ -95,7 +82,6 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.room = room;
     this.#address = address;
     this.#context = context;
-    this.#raw = raw;
     this.#outbox = new Outbox(raw, context.flusher, this);
     this.#bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
     heartbeat.add(this);
@@ -108,10 +94,18 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.on('close', Connection.#onClose);
     this.on('message', Connection.#onMessage);
     this.pause();
-    this.#enter(query).catch((err: unknown) => {
-      context.log(`join failed in ${room}: ${String(err)}`);
-      this.#kick(CLOSE.joinFailed);
-    });
+    // The whole entry (join, greeting, replay) has one deadline: neither a join that hangs nor a
+    // reader that does not take its replay holds the socket for longer.
+    const deadline = setTimeout(() => {
+      if (this.#isReplaying) this.#tooSlow(CLOSE.slowReplay);
+      else this.#kick(CLOSE.joinFailed);
+    }, config.replayTimeoutMs).unref();
+    this.#enter(query)
+      .catch((err: unknown) => {
+        context.log(`join failed in ${room}: ${String(err)}`);
+        this.#kick(CLOSE.joinFailed);
+      })
+      .finally(() => clearTimeout(deadline));
   }
 
   /** The session's name: every connection of a session changes with it. */
@@ -207,6 +201,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#leave(true);
     this.#outbox.flush();
     this.close(close.code, close.reason);
+    // Read again if the entry had paused reading, or the peer's answer to the close is never seen
+    // and the socket lingers for --close-timeout-ms; what else it sends is ignored once it has left.
+    this.resume();
   }
 
   /**
@@ -249,24 +246,21 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * Writes a replay as the socket takes it: half of --max-buffered-bytes at a time, the next part
    * once the kernel has the last, so a replay (up to --max-replay messages) neither sits in memory
    * for a reader that does not read nor costs one long turn of the event loop. A reader that has
-   * not taken all of it within --replay-timeout-ms is closed with 4008. Returns false when the
-   * connection closed meanwhile.
+   * not taken all of it by the entry's deadline (--replay-timeout-ms) is closed with 4008. Returns
+   * false when the connection closed meanwhile.
    */
   async #writeReplay(messages: ChatMessage[]): Promise<boolean> {
     const { config } = this.#context;
-    const deadline = setTimeout(() => this.#tooSlow(CLOSE.slowReplay), config.replayTimeoutMs).unref();
-    try {
-      let next = 0;
-      do {
-        while (next < messages.length && this.#outbox.bufferedBytes < config.maxBufferedBytes / 2) this.#outbox.push(historyFrame(messages[next++]!));
-        this.#outbox.flush();
-        await drained(this.#raw);
-        if (this.#hasLeft || this.readyState !== WebSocket.OPEN) return false;
-      } while (next < messages.length);
-      return true;
-    } finally {
-      clearTimeout(deadline);
-    }
+    this.#isReplaying = true;
+    let next = 0;
+    do {
+      while (next < messages.length && this.#outbox.bufferedBytes < config.maxBufferedBytes / 2) this.#outbox.push(historyFrame(messages[next++]!));
+      this.#outbox.flush();
+      await this.#outbox.drained();
+      if (this.#hasLeft || this.readyState !== WebSocket.OPEN) return false;
+    } while (next < messages.length);
+    this.#isReplaying = false;
+    return true;
   }
 
   /**

@@ -93,10 +93,6 @@ export class Hub {
     return this.#size;
   }
 
-  get roomCount(): number {
-    return this.#rooms.size;
-  }
-
   /**
    * Fans a room event out to the room's local peers, serialized and framed once for all of them.
    * Joins and leaves are gathered and go out together, as one `peer-joined` or `peer-left` listing

@@ -79,6 +79,21 @@ export class Outbox {
     return this.#bytes + this.#raw.writableLength;
   }
 
+  /** Resolves once the kernel has taken everything written so far, or the socket has closed. */
+  drained(): Promise<void> {
+    const raw = this.#raw;
+    if (raw.writableLength === 0 || raw.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
+  }
+
   push(frame: Buffer): void {
     if (!this.#frames) {
       this.#frames = [];

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
-import { Admission, addressKey, clientAddress } from './admission.ts';
+import { Admission, admissionLimits, addressKey, clientAddress } from './admission.ts';
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { createRedisEngine } from './engine-redis.ts';
@@ -66,21 +66,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const historyBudget = new HistoryBudget(config.maxHistoryBytes);
   const engine = await createEngine(config, listener, (room, name) => hub.hasPeerNamed(room, name), now, random, historyBudget);
-  const admission = new Admission(
-    {
-      maxConnections: config.maxConnections,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      requestsPerSecond: config.requestsPerSecondPerIp,
-      requestBurst: config.requestBurstPerIp,
-      eventsPerSecond: config.eventsPerSecondPerIp,
-      eventBurst: config.eventBurstPerIp,
-      roomsPerMinute: config.roomsPerMinutePerIp,
-      replaysPerMinute: config.replaysPerMinutePerIp,
-      // Addresses with a socket open are never forgotten, so there is room for all of them.
-      maxAddresses: Math.max(config.maxAddresses, config.maxConnections + 1),
-    },
-    now,
-  );
+  const admission = new Admission(admissionLimits(config), now);
   /** The budget key of a request's client (see --trust-proxy). */
   const addressOf = (req: IncomingMessage): string => addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   const isAllowedHost = createHostCheck(config, machineHosts());
@@ -213,7 +199,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return;
     }
     const address = addressOf(req);
-    const refusal = spendUpgradeBudgets(address, room, query);
+    const isNewRoom = !engine.heldRooms.has(room);
+    const refusal = admission.admitUpgrade(address, { isNewRoom, isRoomsFull: engine.heldRooms.size >= config.maxRooms, isResume: parseResume(query).since !== undefined });
     if (refusal) {
       abortHandshake(socket, refusal.refusal, refusal.retryAfter);
       return;
@@ -233,26 +220,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       ws.accept(socket, room, query, address, context);
     });
   });
-
-  /**
-   * Spends what an upgrade costs its address (a request; a room nobody here is in; a resume) and
-   * checks the total of rooms; returns the refusal when one is over.
-   */
-  function spendUpgradeBudgets(address: string, room: string, query: string): { refusal: Refusal; retryAfter?: number } | undefined {
-    const seconds = (ms: number) => Math.ceil(ms / 1000);
-    const wait = admission.takeRequest(address);
-    if (wait > 0) return { refusal: REFUSE.requests, retryAfter: seconds(wait) };
-    if (!engine.heldRooms.has(room)) {
-      if (engine.heldRooms.size >= config.maxRooms) return { refusal: REFUSE.roomsFull };
-      const roomWait = admission.takeRoom(address);
-      if (roomWait > 0) return { refusal: REFUSE.newRooms, retryAfter: seconds(roomWait) };
-    }
-    if (parseResume(query).since !== undefined) {
-      const replayWait = admission.takeReplay(address);
-      if (replayWait > 0) return { refusal: REFUSE.replays, retryAfter: seconds(replayWait) };
-    }
-    return undefined;
-  }
 
   http.listen(config.port, config.host);
   await once(http, 'listening');

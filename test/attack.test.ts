@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { defaultConfig } from '../lib/config.ts';
 import { connect, join, scrape, startTestServer, until } from './helpers.ts';
 import { clientFrame, OPCODE, openRawPeer } from './raw-frames.ts';
+import { startRedis, withRedis } from './redis-server.ts';
 
 const DEFAULTS = defaultConfig();
 
@@ -202,3 +203,23 @@ async function fetchFrom(port: number, path: string, localAddress: string): Prom
   await new Promise((resolve) => socket.once('close', resolve));
   return answer;
 }
+
+withRedis('a join that hangs', async () => {
+  test('a join the engine does not answer (Redis hung) is closed with 1011 within --replay-timeout-ms, not held', async () => {
+    const redis = await startRedis();
+    const server = await startTestServer({ redisUrl: redis.url, replayTimeoutMs: 1000, heartbeatMs: 60_000 });
+    await (await join(server)).client.close();
+    redis.freeze();
+    try {
+      const client = await connect(server);
+      const started = Date.now();
+      const { code } = await client.closed;
+      assert.equal(code, 1011);
+      assert.ok(Date.now() - started < 5000, `closed after ${Date.now() - started} ms`);
+    } finally {
+      redis.thaw();
+      // Before Redis stops after the file, so that the engine's goodbye to it goes through.
+      await server.close();
+    }
+  });
+});

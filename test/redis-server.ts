@@ -50,6 +50,9 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Starts it again on the same port with its data gone, as a Redis without persistence comes back. */
   startEmpty(): Promise<void>;
+  /** Stops it answering while its connections stay open (SIGSTOP), as a Redis that hangs; `thaw` lets it go on. */
+  freeze(): void;
+  thaw(): void;
 }
 
 /**
@@ -90,5 +93,7 @@ export async function startRedis(): Promise<RedisServer> {
     mkdirSync(dir);
     await start();
   };
-  return { url: `redis://127.0.0.1:${port}`, stop, start, startEmpty };
+  const signal = (name: NodeJS.Signals) => () => void child?.kill(name);
+  after(signal('SIGCONT'));
+  return { url: `redis://127.0.0.1:${port}`, stop, start, startEmpty, freeze: signal('SIGSTOP'), thaw: signal('SIGCONT') };
 }
