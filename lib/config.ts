@@ -79,6 +79,10 @@ export interface Config {
   historyPageMax: number;
   /** How long a session owns its name after its last connection closed, in ms. */
   sessionTtlMs: number;
+  /** Most direct messages kept for one session while it is away; more are refused. */
+  maxKeptDirect: number;
+  /** Most sessions kept in all (each owns a name); past it the least recently seen are forgotten. */
+  maxSessions: number;
   /** Newest messages a newly joined peer is sent. */
   historyOnJoin: number;
   /** How long an empty room and its history are kept before they are forgotten, in ms. */
@@ -192,6 +196,8 @@ export const OPTIONS = [
   option({ key: 'maxReplay', flag: '--max-replay', env: 'MAX_REPLAY', default: 1000, parse: integer(1, 1_000_000), help: 'most messages one resume replays (further behind: too-old)' }),
   option({ key: 'historyPageMax', flag: '--history-page-max', env: 'HISTORY_PAGE_MAX', default: 100, parse: integer(1, 10_000), help: 'most messages one history request gets' }),
   option({ key: 'sessionTtlMs', flag: '--session-ttl-ms', env: 'SESSION_TTL_MS', default: 30 * DAY_MS, parse: integer(1000, 3650 * DAY_MS), help: 'ms a session owns its name after its last connection' }),
+  option({ key: 'maxKeptDirect', flag: '--max-kept-direct', env: 'MAX_KEPT_DIRECT', default: 100, parse: integer(1, 1_000_000), help: 'direct messages kept for a session while it is away' }),
+  option({ key: 'maxSessions', flag: '--max-sessions', env: 'MAX_SESSIONS', default: 100_000, parse: integer(1, 100_000_000), help: 'sessions kept in all (least recently seen forgotten first)' }),
   option({ key: 'historyOnJoin', flag: '--history-on-join', env: 'HISTORY_ON_JOIN', default: 50, parse: integer(0, 1_000_000), help: 'newest messages sent to a newly joined peer' }),
   option({ key: 'roomTtlMs', flag: '--room-ttl-ms', env: 'ROOM_TTL_MS', default: 3_600_000, parse: integer(0, 604_800_000), help: 'ms an empty room stays in memory (with --memory or Redis: its history too)' }),
   option({ key: 'typingMs', flag: '--typing-ms', env: 'TYPING_MS', default: 5000, parse: integer(100, 600_000), help: 'ms a typing state lasts without renewal' }),

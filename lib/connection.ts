@@ -448,6 +448,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, now } = this.#context;
     const outcome = await engine.direct(this.room, { from: session.name, to, message, ts: now() });
     if (outcome === 'unknown') this.#sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
+    else if (outcome === 'full') this.#sendError({ code: 'recipient-full', message: `${JSON.stringify(to)} is away and has ${this.#context.config.maxKeptDirect} direct messages waiting already; this one was not kept: send it again when they are back` });
   }
 
   /** Answers a scroll-back request: older messages, oldest first, then where the page ends. */

@@ -131,7 +131,7 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
         emit(room, { type: 'direct-message', data: addressed });
         return 'live';
       }
-      store.keepDirect(owner.owner, room, addressed);
+      if (!store.keepDirect(owner.owner, room, addressed)) return 'full';
       emitKept(room, { type: 'direct-message', data: { ...addressed, stored: true } });
       await store.commit();
       return 'stored';

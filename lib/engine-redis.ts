@@ -29,6 +29,8 @@ export interface RedisEngineOptions {
   dedupeWindowMs: number;
   /** How long a session owns its name (and keeps direct messages) after its last renewal, in ms. */
   sessionTtlMs: number;
+  /** Most direct messages kept for one session while it is away. */
+  maxKeptDirect: number;
   /** Namespace for every key and channel, so that several chats can share one Redis. */
   prefix?: string;
   /**
@@ -50,7 +52,7 @@ const toSnapshot = (answer: string[]): Snapshot => ({ seq: Number(answer[1]), na
  * loaded only here; without it, this says what to install.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { url, listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  const { url, listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
   let redis: typeof import('redis');
   try {
     redis = await import('redis');
@@ -420,7 +422,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     // Reaches the recipient's connections on any node; a session with none now (away, or in its
     // grace period) has it kept (for the session TTL) until it next connects.
     async direct(room, { from, to, message, ts }) {
-      return (await run(DIRECT, [room, nameKey(to), from, message, ts, sessionTtlMs])) as DirectOutcome;
+      return (await run(DIRECT, [room, nameKey(to), from, message, ts, sessionTtlMs, maxKeptDirect])) as DirectOutcome;
     },
     async away(room, name) {
       await run(AWAY, [room, nameKey(name), nodeId]);

@@ -19,8 +19,11 @@ export type RoomEvent =
 /** Receives every event of every room, in each room's order. */
 export type RoomListener = (room: string, event: RoomEvent) => void;
 
-/** How a direct message went: to a connected recipient, kept for one not connected now, or to nobody of that name. */
-export type DirectOutcome = 'live' | 'stored' | 'unknown';
+/**
+ * How a direct message went: to a connected recipient, kept for one not connected now, to nobody
+ * of that name, or to nobody because the recipient away has as many kept as it may (--max-kept-direct).
+ */
+export type DirectOutcome = 'live' | 'stored' | 'unknown' | 'full';
 
 /** A peer's place in a room: its unique name and everyone online when it joined, itself included. */
 export interface Presence {

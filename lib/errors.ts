@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _, or has an invisible character or filler, or mixes scripts',
   'name-taken': 'someone in the room already has that name or a look-alike of it (compared by Unicode skeleton after NFKC and case folding), or a session away owns it',
   'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room)',
+  'recipient-full': 'the recipient is away and has as many direct messages waiting as may be kept for it; nothing was kept',
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',

@@ -118,8 +118,9 @@ return 1`;
 /**
  * A direct message: to the name's connections, when a process has one (announced to everyone, so
  * that the two ends hear it), or else, when a session owns the name, kept in its mail for ARGV[7]
- * ms (announced with stored = true, for the sender). ARGV: prefix, room, name key, from,
- * message, ts, session TTL. Returns 'live', 'stored' or 'unknown'.
+ * ms (announced with stored = true, for the sender) unless ARGV[8] wait there already. ARGV:
+ * prefix, room, name key, from, message, ts, session TTL, most kept. Returns 'live', 'stored',
+ * 'unknown' or 'full'.
  */
 export const DIRECT = `${PRELUDE}
 local room, folded = ARGV[2], ARGV[3]
@@ -143,6 +144,7 @@ if not to then
 end
 message.to = to
 local mail = p .. 'mail:' .. owner .. ':' .. room
+if redis.call('LLEN', mail) >= tonumber(ARGV[8]) then return 'full' end
 redis.call('RPUSH', mail, cjson.encode(message))
 redis.call('PEXPIRE', mail, ARGV[7])
 message.stored = true

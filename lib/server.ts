@@ -262,9 +262,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
  * over a store, on disk (SQLite under --data-dir) unless --memory.
  */
 async function createEngine(config: Config, listener: RoomListener, isConnected: (room: string, name: string) => boolean, now: () => number, random: () => number, historyBudget: HistoryBudget): Promise<Engine> {
-  const { historySize, historyDays, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs } = config;
-  if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
-  const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, dedupeWindowMs, recentWindow: config.historyOnJoin, now, historyBudget };
+  const { historySize, historyDays, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, maxSessions } = config;
+  if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
+  const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, maxKeptDirect, maxSessions, dedupeWindowMs, recentWindow: config.historyOnJoin, now, historyBudget };
   const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous, maxStoreBytes: config.maxStoreBytes });
   return createMemoryEngine({ listener, store, roomTtlMs, isConnected, random });
 }

@@ -75,8 +75,14 @@ export function createMemoryStore(options: StoreOptions): Store {
     saveSession(token, room, name) {
       const session = sessions.get(token);
       if (session) owners.delete(ownerKey(session.room, session.name));
+      // Moved to the end, so the map stays in the order sessions were last seen.
+      sessions.delete(token);
       sessions.set(token, { room, name, lastSeen: now() });
       owners.set(ownerKey(room, name), token);
+      for (const [oldest, kept] of sessions) {
+        if (sessions.size <= options.maxSessions) break;
+        drop(oldest, kept);
+      }
     },
     nameOwner(room, name) {
       const token = owners.get(ownerKey(room, name));
@@ -86,7 +92,9 @@ export function createMemoryStore(options: StoreOptions): Store {
     keepDirect(owner, _room, message) {
       let box = mail.get(owner);
       if (!box) mail.set(owner, (box = []));
+      if (box.length >= options.maxKeptDirect) return false;
       box.push(message);
+      return true;
     },
     directFor: (token) => [...(mail.get(token) ?? [])],
     dropDirect(token, _room, count) {

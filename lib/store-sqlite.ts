@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS sent (dedupe BLOB PRIMARY KEY, seq INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS sessions (
   id BLOB PRIMARY KEY, room TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS sessions_by_name ON sessions (room, name_key);
+CREATE INDEX IF NOT EXISTS sessions_by_last_seen ON sessions (last_seen);
 CREATE TABLE IF NOT EXISTS mail (
   id INTEGER PRIMARY KEY, session BLOB NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, ts INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS mail_by_session ON mail (session, id);
@@ -181,8 +182,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       'INSERT INTO sessions (id, room, name, name_key, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET room = excluded.room, name = excluded.name, name_key = excluded.name_key, last_seen = excluded.last_seen',
     ),
     expire: db.prepare('DELETE FROM sessions WHERE last_seen < ?'),
+    // The least recently seen past --max-sessions.
+    expireBeyond: db.prepare('DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY last_seen DESC LIMIT -1 OFFSET ?)'),
     orphanMail: db.prepare('DELETE FROM mail WHERE session NOT IN (SELECT id FROM sessions)'),
     keepMail: db.prepare('INSERT INTO mail (session, sender, recipient, body, ts) VALUES (?, ?, ?, ?, ?)'),
+    countMail: db.prepare('SELECT count(*) FROM mail WHERE session = ?').pluck(),
     mail: db.prepare('SELECT sender, recipient, body, ts FROM mail WHERE session = ? ORDER BY id'),
     dropMail: db.prepare('DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE session = ? ORDER BY id LIMIT ?)'),
   };
@@ -303,7 +307,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         if (first === undefined) sql.trimAll.run();
         else sql.trimBefore.run(first);
       }
-      if (sql.expire.run(now() - sessionTtlMs).changes > 0) sql.orphanMail.run();
+      if (sql.expire.run(now() - sessionTtlMs).changes + sql.expireBeyond.run(options.maxSessions).changes > 0) sql.orphanMail.run();
       sql.forgetSent.run(now() - dedupeWindowMs);
       if (maxStoreBytes > 0) keepWithinDisk();
     });
@@ -387,7 +391,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       return liveSession(row) ? { owner: row!.id.toString('hex'), name: row!.name } : undefined;
     },
     keepDirect(owner, _room, { from, to, message, ts }: DirectMessage) {
-      write(undefined, () => sql.keepMail.run(Buffer.from(owner, 'hex'), from, to, message, ts));
+      const id = Buffer.from(owner, 'hex');
+      return write(undefined, () => {
+        if ((sql.countMail.get(id) as number) >= options.maxKeptDirect) return false;
+        sql.keepMail.run(id, from, to, message, ts);
+        return true;
+      });
     },
     directFor(token) {
       const rows = sql.mail.all(hash(token)) as Array<{ sender: string; recipient: string; body: string; ts: number }>;

@@ -40,6 +40,10 @@ export interface StoreOptions {
   recentWindow: number;
   /** How long a session owns its name after it was last connected, in ms. */
   sessionTtlMs: number;
+  /** Most direct messages kept for one session while it is away. */
+  maxKeptDirect: number;
+  /** Most sessions kept in all; past it the least recently seen are forgotten (their names freed). */
+  maxSessions: number;
   /** How long a message id is remembered against retries, in ms. */
   dedupeWindowMs: number;
   now: () => number;
@@ -79,7 +83,8 @@ export interface Store {
   /** Whoever owns `name` in `room` (compared by nameKey), as an opaque key for `keepDirect`, or undefined. */
   nameOwner(room: string, name: string): { owner: string; name: string } | undefined;
   /** Keeps a direct message for a session that is not connected. */
-  keepDirect(owner: string, room: string, message: DirectMessage): void;
+  /** Returns false, keeping nothing, when the session has `maxKeptDirect` waiting already. */
+  keepDirect(owner: string, room: string, message: DirectMessage): boolean;
   /** The direct messages kept for the session, oldest first. */
   directFor(token: string, room: string): DirectMessage[];
   /** Forgets the session's `count` oldest kept direct messages: they have been handed out. */

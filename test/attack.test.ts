@@ -117,6 +117,25 @@ describe('totals', () => {
   });
 });
 
+describe('direct messages kept for someone away', () => {
+  test('past --max-kept-direct, another is refused with recipient-full and not kept; the sender is told, nothing is lost unseen', async () => {
+    const server = await startTestServer({ maxKeptDirect: 2, graceMs: 0 });
+    const away = await join(server);
+    await away.client.close();
+    const sender = await join(server, '/ws', '127.0.6.1');
+    for (const text of ['one', 'two', 'three']) sender.client.send(`/msg ${away.name} ${text}`);
+    const refused = await sender.client.nextOfType('error');
+    assert.equal(refused.data.code, 'recipient-full');
+    const stored = () => sender.client.received.filter((event) => event.type === 'direct-message' && event.data.stored === true).map((event) => event.data.message);
+    await until(() => stored().length === 2, 3000, () => `stored: ${stored().join(', ')}`);
+    assert.deepEqual(stored(), ['one', 'two']);
+    const back = await connect(server, `/ws?token=${away.token}`);
+    await back.nextOfType('synced');
+    const missed = [await back.nextOfType('direct-message'), await back.nextOfType('direct-message')].map((event) => event.data.message);
+    assert.deepEqual(missed, ['one', 'two']);
+  });
+});
+
 describe('history memory', () => {
   const emoji = '😀'.repeat(2000);
   /** Twenty rooms from four addresses, each sent `perRoom` messages of 2,000 emoji. */

@@ -20,12 +20,13 @@ export interface EngineSettings {
   roomTtlMs: number;
   dedupeWindowMs: number;
   sessionTtlMs: number;
+  maxKeptDirect: number;
 }
 
 /** Makes a fresh engine with its listener recording into `events`; closed by the suite. */
 export type EngineFactory = (settings: EngineSettings) => Promise<EngineUnderTest>;
 
-const SETTINGS: EngineSettings = { historySize: 5, maxReplay: 4, roomTtlMs: 60_000, dedupeWindowMs: 300, sessionTtlMs: 400 };
+const SETTINGS: EngineSettings = { historySize: 5, maxReplay: 4, roomTtlMs: 60_000, dedupeWindowMs: 300, sessionTtlMs: 400, maxKeptDirect: 3 };
 
 /** Waits until `events` holds one that matches, for engines that deliver asynchronously. */
 async function heard(under: EngineUnderTest, matches: (entry: { room: string; event: RoomEvent }) => boolean): Promise<void> {
@@ -294,6 +295,17 @@ export function engineContract(name: string, create: EngineFactory): void {
           await engine.direct('lobby', { from: 'x', to: name, message: 'three', ts: 1 });
           await engine.dropMissed('token-away', 'lobby', 2);
           assert.deepEqual((await engine.missed('token-away', 'lobby')).map((m) => m.message), ['three'], 'a later one stays');
+        }));
+
+      test('a session away keeps at most --max-kept-direct direct messages; past it, one is refused and nothing is kept', () =>
+        withEngine(async (under) => {
+          const { engine } = under;
+          const name = await away(engine, 'token-full');
+          for (const message of ['one', 'two', 'three']) assert.equal(await engine.direct('lobby', { from: 'x', to: name, message, ts: 1 }), 'stored');
+          assert.equal(await engine.direct('lobby', { from: 'x', to: name, message: 'four', ts: 1 }), 'full');
+          assert.deepEqual((await engine.missed('token-full', 'lobby')).map((m) => m.message), ['one', 'two', 'three']);
+          await engine.dropMissed('token-full', 'lobby', 3);
+          assert.equal(await engine.direct('lobby', { from: 'x', to: name, message: 'five', ts: 1 }), 'stored', 'room again once they are handed out');
         }));
     });
   });

@@ -12,7 +12,7 @@ import { createSqliteStore } from '../lib/store-sqlite.ts';
 import type { StoreOptions } from '../lib/store.ts';
 import { engineContract, type EngineSettings, type EngineUnderTest } from './engine-contract.ts';
 
-const storeOptions = (settings: EngineSettings): StoreOptions => ({ ...settings, historyDays: 0, recentWindow: 3, now: Date.now, historyBudget: new HistoryBudget(1024 ** 3) });
+const storeOptions = (settings: EngineSettings): StoreOptions => ({ ...settings, historyDays: 0, recentWindow: 3, now: Date.now, historyBudget: new HistoryBudget(1024 ** 3), maxSessions: 1000 });
 
 function underTest(settings: EngineSettings, store: ReturnType<typeof createMemoryStore>): EngineUnderTest {
   const events: EngineUnderTest['events'] = [];

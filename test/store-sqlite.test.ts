@@ -13,7 +13,7 @@ import { tempDataDir } from './helpers.ts';
 const DAY_MS = 86_400_000;
 
 async function open(dataDir: string, overrides: { historySize?: number; historyDays?: number; sessionTtlMs?: number; historyBudget?: HistoryBudget }, now: () => number) {
-  return createSqliteStore({ dataDir, synchronous: 'normal', historySize: 1000, historyDays: 0, maxReplay: 1000, recentWindow: 3, sessionTtlMs: DAY_MS, dedupeWindowMs: DAY_MS, now, maintenanceMs: 50, historyBudget: new HistoryBudget(1024 ** 3), ...overrides });
+  return createSqliteStore({ dataDir, synchronous: 'normal', historySize: 1000, historyDays: 0, maxReplay: 1000, recentWindow: 3, sessionTtlMs: DAY_MS, maxKeptDirect: 100, maxSessions: 1000, dedupeWindowMs: DAY_MS, now, maintenanceMs: 50, historyBudget: new HistoryBudget(1024 ** 3), ...overrides });
 }
 
 /** Runs `sql` on the store's file once the store is closed. */
