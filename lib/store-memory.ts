@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { DedupeWindow } from './dedupe.ts';
 import { planPage, RoomHistory } from './history.ts';
 import { nameKey } from './names.ts';
-import type { ChatMessage } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
 interface KeptSession {
@@ -21,7 +20,8 @@ export function createMemoryStore(options: StoreOptions): Store {
   const { historySize, maxReplay, sessionTtlMs, dedupeWindowMs, now, historyBudget } = options;
   const epoch = randomBytes(8).toString('hex');
   const histories = new Map<string, RoomHistory>();
-  const sent = new DedupeWindow<ChatMessage>(dedupeWindowMs);
+  // Only the seq is remembered, as on disk: a message the history budget let go is not held here.
+  const sent = new DedupeWindow<number>(dedupeWindowMs);
   const sessions = new Map<string, KeptSession>();
   /** Token by `<room> <nameKey of the name>`. */
   const owners = new Map<string, string>();
@@ -54,9 +54,9 @@ export function createMemoryStore(options: StoreOptions): Store {
     append(room, message, origin) {
       const key = origin?.id === undefined ? undefined : `${origin.token} ${origin.id}`;
       const prior = key === undefined ? undefined : sent.get(key, now());
-      if (prior) return { message: prior, isNew: false };
+      if (prior !== undefined) return { message: { ...message, epoch, seq: prior }, isNew: false };
       const numbered = historyOf(room).append({ ...message, epoch });
-      if (key !== undefined) sent.set(key, numbered, now());
+      if (key !== undefined) sent.set(key, numbered.seq, now());
       return { message: numbered, isNew: true };
     },
     commit: async () => {},
