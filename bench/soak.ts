@@ -44,7 +44,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type RawData, WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 
 const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 10_000);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -74,9 +74,14 @@ const HISTORY_MESSAGES = 1000;
 const HISTORY_ROOM = 'atk-history';
 const FLOOD_ROOM = 'atk-flood';
 const PING_ROOM = 'atk-ping';
-const SLOW_READERS_PER_ADDRESS = 40;
+const SLOW_READERS_PER_ADDRESS = PEERS_PER_ADDRESS;
 const HALF_OPEN_PER_ADDRESS = 60;
 const PINGS_PER_WRITE = 10_000;
+/**
+ * How long after the attack the server is given to end what the attack left open: the default
+ * --replay-timeout-ms (30 s) and --close-timeout-ms (5 s), and a pong's 2 s to notice, with room.
+ */
+const SETTLE_MS = 40_000;
 /** 2,000 emoji, the longest message the server takes (it counts code points): 8,000 bytes of UTF-8. */
 const BIG_MESSAGE = Array.from({ length: 2000 }, (_, i) => String.fromCodePoint(0x1f600 + (i % 64))).join('');
 
@@ -224,10 +229,12 @@ async function runSoak(): Promise<void> {
 
   const held = await hold(url, server, port, chat, attacker);
   const chatReport = (await ask(chat, 'finish')) as ChatReport;
-  // With the attack's slow readers still open, and once the attacker has closed what is left.
-  const liveEndOfRun = await liveMemory(server);
+  // What the attack left open (slow readers, half-open requests) is the server's to end: given time
+  // for that, memory should be back where it was before the attack.
+  const leftOpen = attacker ? ((await ask(attacker, 'settle')) as Partial<Record<Flood, number>>) : undefined;
+  const rssSettled = rssMiBOf(server.pid);
+  const liveSettled = await liveMemory(server);
   const attackReport = attacker ? ((await ask(attacker, 'finish')) as AttackReport) : undefined;
-  const liveAttackGone = attacker ? await liveMemory(server) : undefined;
 
   const checked = peers.slice(0, LISTENERS_CHECKED);
   let lost = chatReport.lost;
@@ -285,11 +292,14 @@ async function runSoak(): Promise<void> {
       afterAttack: round(rssAfterAttack),
       afterVsBeforeAttack: round(rssAfterAttack / rssBeforeAttack),
       endOfRun: round(held.rssEnd),
+      settled: round(rssSettled),
+      settledVsBeforeAttack: round(rssSettled / rssBeforeAttack),
       afterAllLeft: round(rssAfter),
       bySecond: held.rssSamples.map((s) => Math.round(s.rss)),
     },
-    serverMiBAfterFullGc: { connected: liveConnected, endOfRun: liveEndOfRun, attackGone: liveAttackGone, afterAllLeft: liveAfterAllLeft },
+    serverMiBAfterFullGc: { connected: liveConnected, settled: liveSettled, afterAllLeft: liveAfterAllLeft },
     serverKiBPerConnection: round(((rssConnected - rssStart) * 1024) / CONNECTIONS),
+    attackLeftOpen: leftOpen,
     attack: attackReport && { floodsRun: CHOSEN_FLOODS, addressesPerFlood: ATTACK_ADDRESSES, historyRoom: { room: HISTORY_ROOM, messages: history?.seq }, ...attackReport },
   };
 
@@ -548,8 +558,9 @@ function printSummary(results: Record<string, any>, trips: Record<Phase, ReturnT
     'server RSS peak after the attack (MiB)': rss.peakAfterAttack,
     [`server RSS ${SECONDS - ATTACK_TO_SECOND} s after the attack (MiB)`]: `${rss.afterAttack} (x${rss.afterVsBeforeAttack} of before)`,
     'server RSS after all left (MiB)': rss.afterAllLeft,
-    'server heap used / external after a full GC (MiB): connected, end of run, attackers gone, all left': (['connected', 'endOfRun', 'attackGone', 'afterAllLeft'] as const)
-      .map((when) => (results.serverMiBAfterFullGc[when] ? `${results.serverMiBAfterFullGc[when].heapUsed} / ${results.serverMiBAfterFullGc[when].external}` : '-'))
+    [`server RSS once the attack's sockets were ended (MiB)`]: `${rss.settled} (x${rss.settledVsBeforeAttack} of before; still open: ${JSON.stringify(results.attackLeftOpen ?? {})})`,
+    'server heap used / external after a full GC (MiB): connected, settled, all left': (['connected', 'settled', 'afterAllLeft'] as const)
+      .map((when) => `${results.serverMiBAfterFullGc[when].heapUsed} / ${results.serverMiBAfterFullGc[when].external}`)
       .join(', '),
     'server KiB per connection': results.serverKiBPerConnection,
     'seconds to connect all': round(results.connectSeconds),
@@ -781,6 +792,7 @@ class Attacker {
   readonly #url: string;
   #epoch = '';
   #isRunning = false;
+  #stoppedAt = 0;
   #loops: Array<Promise<void>> = [];
   /** What the floods leave open when they stop, for the server to end, and the flood each belongs to. */
   readonly #open = new Map<() => void, Flood>();
@@ -829,7 +841,7 @@ class Attacker {
   }
 
   commands(): Record<string, () => unknown> {
-    return { seed: () => this.seed(), start: () => this.start(), stop: () => this.stop(), finish: () => this.finish() };
+    return { seed: () => this.seed(), start: () => this.start(), stop: () => this.stop(), settle: () => this.settle(), finish: () => this.finish() };
   }
 
   /** Starts every flood from its addresses; each loops until `stop`. */
@@ -853,7 +865,20 @@ class Attacker {
   /** Stops opening anything; what is open stays open, for the server to end. */
   stop(): string {
     this.#isRunning = false;
+    this.#stoppedAt = Date.now();
     return 'stopped';
+  }
+
+  /**
+   * Waits until the server has ended every slow reader and half-open request left open, or until
+   * SETTLE_MS after `stop`; answers how many are still open, by flood.
+   */
+  async settle(): Promise<Partial<Record<Flood, number>>> {
+    const isLeft = (flood: Flood) => flood === 'slowReaders' || flood === 'halfOpen';
+    while ([...this.#open.values()].some(isLeft) && Date.now() < this.#stoppedAt + SETTLE_MS) await sleep(250);
+    const left: Partial<Record<Flood, number>> = {};
+    for (const flood of this.#open.values()) if (isLeft(flood)) left[flood] = (left[flood] ?? 0) + 1;
+    return left;
   }
 
   /** Waits (bounded) for the loops to end, closes what the server has not, and reports. */
@@ -930,7 +955,7 @@ class Attacker {
 
   /**
    * Resume from seq 0 into the room of long history and read nothing, with a pong every 2 s to
-   * look alive; up to SLOW_READERS_PER_ADDRESS at once, five attempts a second.
+   * look alive; up to SLOW_READERS_PER_ADDRESS at once (the cap per address), five attempts a second.
    */
   async #slowReaders(address: string, tally: Tally): Promise<void> {
     let open = 0;

@@ -220,7 +220,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
     // The engine keeps the session before the join resolves, so before its token is handed out.
     const { snapshot, hasMail } = await this.#takeSession(token);
     const session = this.#session!;
-    const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin), hasMail ? engine.missed(session.token, room) : []]);
+    // Read a page at a time (see #writeReplay): a resume of --max-replay messages is never in memory whole.
+    const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin, config.historyPageMax), hasMail ? engine.missed(session.token, room) : []]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
       this.#leave();
       return;
@@ -228,7 +229,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#reply({ type: 'name-generated', data: session.name });
     this.#send(snapshot);
     this.#reply({ type: 'session', data: { token: session.token } });
-    if (!(await this.#writeReplay(replay.messages))) return;
+    if (!(await this.#writeReplay(replay.messages, replay.seq))) return;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
     // Kept direct messages are forgotten only once they are on their way to this connection.
@@ -243,22 +244,32 @@ export class Connection extends WebSocket implements Peer, Pulse {
   }
 
   /**
-   * Writes a replay as the socket takes it: half of --max-buffered-bytes at a time, the next part
-   * once the kernel has the last, so a replay (up to --max-replay messages) neither sits in memory
-   * for a reader that does not read nor costs one long turn of the event loop. A reader that has
-   * not taken all of it by the entry's deadline (--replay-timeout-ms) is closed with 4008. Returns
-   * false when the connection closed meanwhile.
+   * Writes a replay as the socket takes it: its first page (`first`), then, once the kernel has
+   * that, the next page of at most --history-page-max messages read from the engine, and so on up
+   * to seq `until`. A replay (up to --max-replay messages) is then neither read nor held in memory
+   * whole for a reader that does not read, and costs no long turn of the event loop. A reader that
+   * has not taken all of it by the entry's deadline (--replay-timeout-ms) is closed with 4008.
+   * Returns false when the connection closed meanwhile.
    */
-  async #writeReplay(messages: ChatMessage[]): Promise<boolean> {
-    const { config } = this.#context;
+  async #writeReplay(first: ChatMessage[], until: number): Promise<boolean> {
+    const { config, engine } = this.#context;
     this.#isReplaying = true;
-    let next = 0;
-    do {
-      while (next < messages.length && this.#outbox.bufferedBytes < config.maxBufferedBytes / 2) this.#outbox.push(historyFrame(messages[next++]!));
+    // An empty first page is an empty replay.
+    let sent = first.length === 0 ? until : 0;
+    for (let page = first; ; ) {
+      for (const message of page) {
+        this.#outbox.push(historyFrame(message));
+        sent = message.seq;
+      }
       this.#outbox.flush();
       await this.#outbox.drained();
       if (this.#hasLeft || this.readyState !== WebSocket.OPEN) return false;
-    } while (next < messages.length);
+      if (sent >= until) break;
+      // The next seqs up to `before`; those trimmed meanwhile are skipped.
+      const before = Math.min(sent + 1 + config.historyPageMax, until + 1);
+      page = (await engine.history(this.room, before, before - 1 - sent)).messages.filter((message) => message.seq > sent);
+      if (page.length === 0) sent = before - 1;
+    }
     this.#isReplaying = false;
     return true;
   }

@@ -149,8 +149,8 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       await store.commit();
       return numbered;
     },
-    async replay(room, since, recent) {
-      return store.replay(room, since, recent);
+    async replay(room, since, recent, limit) {
+      return store.replay(room, since, recent, limit);
     },
     async history(room, before, limit) {
       return store.page(room, before, limit);

@@ -460,10 +460,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       await heardHere(room, published);
       return published;
     },
-    async replay(room, since, recent) {
+    async replay(room, since, recent, limit) {
       // The newest `recent` are read with the span: a join, or a resume from nearby, needs no second round trip.
       const { newest, oldest, latest } = await span(room, recent);
-      const { replay, from, to } = planReplay(epoch, newest, oldest, since, recent, maxReplay);
+      const { replay, from, to } = planReplay(epoch, newest, oldest, since, recent, maxReplay, limit);
       const isRead = from > to || (latest.length > 0 && latest[0]!.seq <= from);
       const messages = isRead ? latest.filter((message) => message.seq >= from && message.seq <= to) : await range(room, from, to);
       return { ...replay, messages };

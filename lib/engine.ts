@@ -101,9 +101,10 @@ export interface Engine {
    * What a connecting client is owed: the messages after `since`, or the `recent` newest with the
    * reason a resume failed. No message published after this call resolves is in it, and every one
    * published before is, so a client that starts listening at the same moment sees no gap and no
-   * duplicate.
+   * duplicate. With `limit`, only the first `limit` of its messages are read: the rest (up to the
+   * replay's `seq`) are read with `history`, page by page, as the client takes them.
    */
-  replay(room: string, since: Position | 'malformed' | undefined, recent: number): Promise<Replay>;
+  replay(room: string, since: Position | 'malformed' | undefined, recent: number, limit?: number): Promise<Replay>;
   /** Up to `limit` messages before seq `before`, oldest first, and whether older ones are kept. */
   history(room: string, before: number, limit: number): Promise<HistoryPage>;
   /**

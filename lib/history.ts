@@ -34,20 +34,18 @@ export interface ReplayPlan {
  * The resume rules over any store: the room's newest seq is `seq` and its oldest kept one `oldest`
  * (seq + 1 when none is kept). A resume is honoured when every message after the client's position
  * is kept and there are at most `maxReplay` of them; otherwise the client gets the `recent` newest
- * with the reason. `since` undefined means a fresh join; 'malformed' a position that could not be read.
+ * with the reason. `since` undefined means a fresh join; 'malformed' a position that could not be
+ * read. Only the first `limit` are to be read now (the rest, up to `seq`, page by page).
  */
-export function planReplay(epoch: string, seq: number, oldest: number, since: Position | 'malformed' | undefined, recent: number, maxReplay: number): ReplayPlan {
-  const latest = (reason?: ResumeFailure): ReplayPlan => ({
-    replay: { epoch, seq, ...(reason && { recovered: false, reason }) },
-    from: Math.max(oldest, seq - recent + 1),
-    to: seq,
-  });
+export function planReplay(epoch: string, seq: number, oldest: number, since: Position | 'malformed' | undefined, recent: number, maxReplay: number, limit = Infinity): ReplayPlan {
+  const plan = (replay: ReplayPlan['replay'], from: number): ReplayPlan => ({ replay, from, to: Math.min(seq, from + limit - 1) });
+  const latest = (reason?: ResumeFailure) => plan({ epoch, seq, ...(reason && { recovered: false, reason }) }, Math.max(oldest, seq - recent + 1));
   if (since === undefined) return latest();
   if (since === 'malformed') return latest('malformed');
   if (since.epoch !== epoch) return latest('unknown-epoch');
   if (since.seq > seq) return latest('future');
   if (since.seq < oldest - 1 || seq - since.seq > maxReplay) return latest('too-old');
-  return { replay: { epoch, seq, recovered: true }, from: since.seq + 1, to: seq };
+  return plan({ epoch, seq, recovered: true }, since.seq + 1);
 }
 
 /** Which seqs a history page before `before` covers: `from`..`to`, and whether older ones are kept. */
@@ -174,8 +172,8 @@ export class RoomHistory implements HistoryHolder {
   }
 
   /** The replay for a client (see planReplay). */
-  replay(epoch: string, since: Position | 'malformed' | undefined, recent: number, maxReplay = this.#capacity): Replay {
-    const { replay, from, to } = planReplay(epoch, this.#seq, this.oldest, since, recent, maxReplay);
+  replay(epoch: string, since: Position | 'malformed' | undefined, recent: number, maxReplay = this.#capacity, limit = Infinity): Replay {
+    const { replay, from, to } = planReplay(epoch, this.#seq, this.oldest, since, recent, maxReplay, limit);
     return { ...replay, messages: this.read(from, to) };
   }
 }

@@ -61,7 +61,7 @@ export function createMemoryStore(options: StoreOptions): Store {
     },
     commit: async () => {},
     afterCommit: (done) => done(true),
-    replay: (room, since, recent) => historyOf(room).replay(epoch, since, recent, maxReplay),
+    replay: (room, since, recent, limit) => historyOf(room).replay(epoch, since, recent, maxReplay, limit),
     page(room, before, limit) {
       const history = historyOf(room);
       const { from, to, more } = planPage(history.seq, history.oldest, before, limit);

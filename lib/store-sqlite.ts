@@ -363,9 +363,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       if (batch) batch.callbacks.push(done);
       else done(true);
     },
-    replay(room, since, recent) {
+    replay(room, since, recent, limit) {
       const state = stateOf(room);
-      const { replay, from, to } = planReplay(epoch, state.committed, oldestOf(room, state), since, recent, maxReplay);
+      const { replay, from, to } = planReplay(epoch, state.committed, oldestOf(room, state), since, recent, maxReplay, limit);
       return { ...replay, messages: read(room, state, from, to) };
     },
     page(room, before, limit) {

@@ -71,7 +71,7 @@ export interface Store {
    */
   afterCommit(done: (isCommitted: boolean) => void): void;
   /** What a connecting client is owed (see Engine.replay), from committed messages only. */
-  replay(room: string, since: Position | 'malformed' | undefined, recent: number): Replay;
+  replay(room: string, since: Position | 'malformed' | undefined, recent: number, limit?: number): Replay;
   /** Up to `limit` committed messages before `before`, oldest first. */
   page(room: string, before: number, limit: number): HistoryPage;
   /** Rooms with kept messages. */

@@ -196,6 +196,22 @@ describe('slow readers and floods', () => {
     assert.equal((await writer.client.nextOfType('message')).data.message, 'still here');
   });
 
+  test('a replay longer than a page is read and written page by page, and arrives whole, in order, before what comes live', async () => {
+    const server = await startTestServer({ rateBurst: 1000, historyPageMax: 40, maxBufferedBytes: 16 * 1024 });
+    const writer = await join(server);
+    for (let i = 1; i <= 250; i++) {
+      writer.client.send(`m${i} ${'w'.repeat(200)}`);
+      if (i % 25 === 0) await until(() => writer.client.received.filter((event) => event.type === 'message').length === i, 5000, () => 'the writer did not see its messages');
+    }
+    const reader = await connect(server, `/ws?epoch=${writer.synced.epoch}&lastSeq=5`);
+    writer.client.send('live');
+    const synced = await reader.nextOfType('synced', 10_000);
+    assert.equal(synced.data.recovered, true);
+    const replayed = reader.received.filter((event) => event.type === 'message').map((event) => event.data.seq);
+    assert.deepEqual(replayed, Array.from({ length: 245 }, (_, i) => i + 6));
+    assert.equal((await reader.nextOfType('message')).data.message, 'live');
+  });
+
   test('a ping flood is refused like any flood and closed with 1008 and a close frame, not cut', async () => {
     const server = await startTestServer();
     const peer = await openRawPeer(server.port);
