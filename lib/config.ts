@@ -175,7 +175,7 @@ export const OPTIONS = [
   option({ key: 'eventsPerSecondPerIp', flag: '--events-per-second-per-ip', env: 'EVENTS_PER_SECOND_PER_IP', default: 25, parse: integer(1, 1_000_000), help: 'events per second over all of an address\'s connections' }),
   option({ key: 'eventBurstPerIp', flag: '--event-burst-per-ip', env: 'EVENT_BURST_PER_IP', default: 100, parse: integer(1, 1_000_000), help: 'events all of an address\'s connections may send at once' }),
   option({ key: 'roomsPerMinutePerIp', flag: '--rooms-per-minute-per-ip', env: 'ROOMS_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'empty rooms an address may enter per minute (over: 429)' }),
-  option({ key: 'replaysPerMinutePerIp', flag: '--replays-per-minute-per-ip', env: 'REPLAYS_PER_MINUTE_PER_IP', default: 30, parse: integer(1, 1_000_000), help: 'resumes an address may ask for per minute (over: 429)' }),
+  option({ key: 'replaysPerMinutePerIp', flag: '--replays-per-minute-per-ip', env: 'REPLAYS_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'resumes an address may ask for per minute (over: 429)' }),
   option({ key: 'maxAddresses', flag: '--max-addresses', env: 'MAX_ADDRESSES', default: 100_000, parse: integer(1, 100_000_000), help: 'addresses whose budgets are remembered at once' }),
   option({ key: 'trustProxy', flag: '--trust-proxy', env: 'TRUST_PROXY', default: false, parse: switchValue, isSwitch: true, help: 'take the client address from X-Forwarded-For (only behind a proxy)' }),
   option({ key: 'maxRooms', flag: '--max-rooms', env: 'MAX_ROOMS', default: 10_000, parse: integer(1, 100_000_000), help: 'rooms held at once (a new one beyond: 503)' }),

@@ -16,6 +16,7 @@ import { type Flusher, framePong, frameText, Outbox, PING_FRAME } from './outbox
 import { type ChatMessage, type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { newToken, type Session, type Sessions } from './sessions.ts';
+import { nextSlice } from './turn.ts';
 
 export interface ConnectionContext {
   hub: Hub;
@@ -265,6 +266,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
       await this.#outbox.drained();
       if (this.#hasLeft || this.readyState !== WebSocket.OPEN) return false;
       if (sent >= until) break;
+      // One page a turn among all replays, so that many at once do not hold up everyone else.
+      await nextSlice();
       // The next seqs up to `before`; those trimmed meanwhile are skipped.
       const before = Math.min(sent + 1 + config.historyPageMax, until + 1);
       page = (await engine.history(this.room, before, before - 1 - sent)).messages.filter((message) => message.seq > sent);
