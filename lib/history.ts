@@ -60,6 +60,13 @@ export function messageBytes(message: ChatMessage): number {
   return 2 * (message.message.length + message.sender.length) + 96;
 }
 
+/** The bytes of `messages` together (see messageBytes). */
+export function messagesBytes(messages: readonly ChatMessage[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += messageBytes(message);
+  return bytes;
+}
+
 /** A room's messages held in memory, which can let its oldest go. */
 export interface HistoryHolder {
   /** Lets go of some of its oldest messages and returns the bytes freed (0 when it holds none). */
@@ -136,8 +143,7 @@ export class RoomHistory implements HistoryHolder {
 
   /** Drops the `count` oldest messages and returns the bytes freed. */
   #drop(count: number): number {
-    let freed = 0;
-    for (const message of this.#messages.splice(0, count)) freed += messageBytes(message);
+    const freed = messagesBytes(this.#messages.splice(0, count));
     this.#bytes -= freed;
     return freed;
   }

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { type HistoryHolder, messageBytes, planPage, planReplay } from './history.ts';
+import { type HistoryHolder, messagesBytes, planPage, planReplay } from './history.ts';
 import { nameKey } from './names.ts';
 import { upgradeFrom1 } from './store-sqlite-upgrade.ts';
 import { atTurnEnd } from './turn.ts';
@@ -210,8 +210,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   /** Adds newly committed messages to the room's window, within `recentWindow` and the history budget. */
   const keepRecent = (room: string, state: RoomState, messages: ChatMessage[]): void => {
     state.recent.push(...messages);
-    let grown = 0;
-    for (const message of messages) grown += messageBytes(message);
+    let grown = messagesBytes(messages);
     state.holder.bytes += grown;
     const excess = state.recent.length - recentWindow;
     if (excess > 0) grown -= dropRecent(state, excess);
@@ -219,8 +218,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   };
   /** Drops the window's `count` oldest (the file keeps them) and returns the bytes freed. */
   const dropRecent = (state: RoomState, count: number): number => {
-    let freed = 0;
-    for (const message of state.recent.splice(0, count)) freed += messageBytes(message);
+    const freed = messagesBytes(state.recent.splice(0, count));
     state.holder.bytes -= freed;
     return freed;
   };
