@@ -255,10 +255,14 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 
 /** The text `--help` prints. */
 export function helpText(): string {
+  const usage = (o: Option<keyof Config>) => (o.isSwitch ? o.flag : `${o.flag} <value>`);
+  // The columns are as wide as their longest entry, so every row lines up.
+  const flagWidth = Math.max(...OPTIONS.map((o) => usage(o).length));
+  const envWidth = Math.max(...OPTIONS.map((o) => o.env.length));
   const rows = OPTIONS.map((o) => {
     const shown = Array.isArray(o.default) ? o.default.join(',') : o.default;
     const fallback = shown === undefined || shown === '' || o.isSwitch ? '' : ` (default ${shown})`;
-    return `  ${(o.isSwitch ? o.flag : `${o.flag} <value>`).padEnd(30)} ${o.env.padEnd(22)} ${o.help}${fallback}`;
+    return `  ${usage(o).padEnd(flagWidth)} ${o.env.padEnd(envWidth)} ${o.help}${fallback}`;
   });
   return [
     'Usage: npm start -- [options]   or   node server.ts [options]',
@@ -266,6 +270,6 @@ export function helpText(): string {
     'Every option can also be set by its environment variable; a flag wins over the environment.',
     '',
     ...rows,
-    `  ${'--help'.padEnd(30)} ${''.padEnd(22)} print this help and exit`,
+    `  ${'--help'.padEnd(flagWidth)} ${''.padEnd(envWidth)} print this help and exit`,
   ].join('\n');
 }
