@@ -19,6 +19,9 @@ export type Kind = (typeof KINDS)[number];
 const PLAINCHAT_FLAGS = [
   '--host', '127.0.0.1', '--port', '0', '--max-connections', '30000', '--max-connections-per-ip', '30000',
   '--rate-burst', '100000', '--rate-per-second', '100000', '--flood-limit', '100000',
+  // Every benchmark client comes from 127.0.0.1, standing for many people: the budgets per address are raised too.
+  '--requests-per-second-per-ip', '1000000', '--request-burst-per-ip', '1000000', '--events-per-second-per-ip', '1000000',
+  '--event-burst-per-ip', '1000000', '--rooms-per-minute-per-ip', '1000000', '--replays-per-minute-per-ip', '1000000',
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
