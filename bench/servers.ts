@@ -69,6 +69,19 @@ async function diskUse(dataDir: string): Promise<DiskUse> {
   return { messages, bytes: statSync(file).size };
 }
 
+/** Resolves with the port once `child` (server.ts, or the baseline) says it listens; rejects if it exits first. */
+export function listeningPort(child: ChildProcess, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const match = /open http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', () => reject(new Error(`${what} exited before listening: ${out}`)));
+  });
+}
+
 /** Starts a server process on a free port and resolves once it listens; `flags` go to plainchat only. */
 export async function startServer(kind: Kind, flags: string[] = []): Promise<Server> {
   // plainchat on its store gets a data directory of its own, so that every run starts empty.
@@ -82,20 +95,12 @@ export async function startServer(kind: Kind, flags: string[] = []): Promise<Ser
   });
   running.add(child);
   let isStopping = false;
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /open http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      reject(new Error(`${kind} exited before listening: ${out}`));
-      // After listening only a crash ends it; its peers' closes are counted where they are measured.
-      if (!isStopping) console.log(`  ${kind} exited unexpectedly (${signal ?? `code ${code}`})`);
-    });
+  child.once('exit', (code, signal) => {
+    running.delete(child);
+    // After listening only a crash ends it; its peers' closes are counted where they are measured.
+    if (!isStopping) console.log(`  ${kind} exited unexpectedly (${signal ?? `code ${code}`})`);
   });
+  const port = await listeningPort(child, kind);
   const stop = async () => {
     if (running.has(child)) {
       isStopping = true;

@@ -48,6 +48,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
+import { listeningPort } from './servers.ts';
 
 const CONNECTIONS = Number(process.env.SOAK_CONNECTIONS ?? 10_000);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -330,15 +331,7 @@ async function startServerProcess(root: URL, flags: string[]): Promise<{ server:
   const server = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', probe, fileURLToPath(new URL('server.ts', root)), '--host', '127.0.0.1', '--port', '0', ...flags], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /open http:\/\/127\.0\.0\.1:(\d+) /.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    server.once('exit', () => reject(new Error(`the server exited: ${out}`)));
-  });
+  const port = await listeningPort(server, 'the server');
   process.on('exit', () => server.kill('SIGKILL'));
   return { server, port };
 }
