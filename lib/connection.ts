@@ -229,7 +229,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     }
     this.#reply({ type: 'name-generated', data: session.name });
     this.#send(snapshot);
-    this.#reply({ type: 'session', data: { token: session.token } });
+    this.#reply({ type: 'session', data: { token: session.token, maxMessageChars: config.maxMessageChars } });
     if (!(await this.#writeReplay(replay.messages, replay.seq))) return;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });

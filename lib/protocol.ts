@@ -26,7 +26,7 @@ export type ServerEvent =
   | { type: 'peer-left'; data: string[] }
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'message'; data: ChatMessage | (ChatMessage & { history: true }) }
-  | { type: 'session'; data: { token: string } }
+  | { type: 'session'; data: { token: string; maxMessageChars: number } }
   | { type: 'synced'; data: { epoch: string; seq: number; recovered?: boolean; reason?: ResumeFailure } }
   | { type: 'ack'; data: { id: string; seq: number } }
   | { type: 'direct-message'; data: DirectMessage & { stored?: true; missed?: true } }

@@ -1,34 +1,23 @@
 // The page in a real browser: Debian's Chromium driven by playwright-core against the real server.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { defaultConfig } from '../lib/config.ts';
 import { COLORS } from '../lib/names.ts';
 import { type ChatServer, startServer } from '../lib/server.ts';
 import { CROWD_BUDGETS, join as joinRoom, nextMessage, spawnServer, tempDataDir, until } from './helpers.ts';
+import { CHROMIUM, CHROMIUM_ARGS, isChromiumMissing, nameOn, openPage, say, screenshot } from './chromium.ts';
 import { redisMissing, startNode, startRedis } from './redis-server.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`${CHROMIUM} is missing; .ci/run installs Debian's chromium for this test`);
-if (missing) console.log(`# browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
-
-// The flags keep Chromium from reaching out to the network, which this machine does not have.
-/** Saves a picture of the page when SCREENSHOT_DIR is set, for a person to look at. */
-async function screenshot(page: Page, file: string): Promise<void> {
-  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, file) });
-}
-
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// What the page says when a resume did not recover the stream (one line per reason).
+const NOT_RECOVERED = /caught up|started its history over|fewer messages than this page saw/;
 
 // One test types 30 lines in a burst, faster than a person: the rate limit is raised by its setting.
 // History on join is small, so that a resume (which replays everything missed) can be told from it.
 const testConfig = (port: number) => ({ ...defaultConfig(), ...CROWD_BUDGETS, port, host: '127.0.0.1', rateBurst: 100, historyOnJoin: 3, dataDir: tempDataDir() });
 
-describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` : false }, () => {
+describe('the page in Chromium', { skip: isChromiumMissing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;
   let server: ChatServer;
   // Made here, not in before(): a temporary directory made in a hook is removed when the hook ends.
@@ -45,18 +34,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await server?.close();
   });
 
-  /** Opens `url` in a new page of `context` and waits until it is connected and knows its name. */
-  async function openIn(context: BrowserContext, url = server.url): Promise<Page> {
-    const page = await context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy|Refused to/.test(message.text())) problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto(url);
-    await page.locator('#status', { hasText: 'Connected' }).waitFor();
-    await page.locator('#peers li', { hasText: '(you)' }).waitFor();
-    return page;
-  }
+  const openIn = (context: BrowserContext, url = server.url) => openPage(context, url, problems);
 
   /** Opens the chat in a fresh browser context and waits until it is connected; returns the page and its name. */
   async function openChat(viewport = { width: 1000, height: 700 }): Promise<{ page: Page; name: string }> {
@@ -66,19 +44,14 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     return { page, name };
   }
 
-  const nameOn = async (page: Page) => (await page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent()) ?? '';
   /** The text of every delivered chat line in the log, top to bottom. */
-  const shownTexts = (page: Page) => page.locator('#messages .msg:not(.pending)').evaluateAll((items) => items.map((li) => li.childNodes[1]?.textContent?.replace(/^: /, '')));
+  const shownTexts = (page: Page) => page.locator('#messages .msg:not(.pending)').evaluateAll((items) => items.map((li) => li.querySelector('.text')?.textContent));
   /** The day lines (`day <YYYY-MM-DD>`) and chat lines (their text) of the log, top to bottom. */
   const dayAndMessageLines = (page: Page) =>
     page.locator('#messages li.day, #messages li.msg:not(.pending)').evaluateAll((items) =>
-      items.map((li) => (li.classList.contains('day') ? `day ${li.querySelector('time')?.dateTime}` : li.childNodes[1]?.textContent?.replace(/^: /, ''))),
+      items.map((li) => (li.classList.contains('day') ? `day ${li.querySelector('time')?.dateTime}` : li.querySelector('.text')?.textContent)),
     );
   const unique = () => Math.random().toString(36).slice(2, 8);
-  async function say(page: Page, text: string): Promise<void> {
-    await page.fill('#input', text);
-    await page.press('#input', 'Enter');
-  }
   const peerNames = (page: Page) => page.locator('#peers li span:nth-child(2)').allTextContents();
 
   test('two pages chat, see each other online, and a leaving page disappears from the other', async () => {
@@ -153,11 +126,15 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     await page.press('#input', 'Enter');
     await page.locator('#messages .msg:not(.pending)', { hasText: 'yyyy' }).waitFor();
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
-    for (const selector of ['#input', '#send', '#peers', '#status']) {
+    const isOnScreen = async (selector: string) => {
       const box = await page.locator(selector).boundingBox();
       assert.ok(box && box.x >= 0 && box.x + box.width <= 375 && box.y + box.height <= 667, `${selector} is on screen: ${JSON.stringify(box)}`);
-    }
-    await screenshot(page, 'phone.png');
+    };
+    for (const selector of ['#input', '#send', '#status', '#panel-toggle']) await isOnScreen(selector);
+    // Rooms and people are one tap away.
+    await page.click('#panel-toggle');
+    for (const selector of ['#peers', '#rooms', '#room-input']) await isOnScreen(selector);
+    await screenshot(page, 'phone-panel.png');
     await page.context().close();
   });
 
@@ -223,7 +200,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       await missed.waitFor({ timeout: 10_000 });
       assert.equal(await missed.count(), 1);
     }
-    assert.equal(await b.page.locator('#messages .note.error', { hasText: 'could not be recovered' }).count(), 0);
+    assert.equal(await b.page.locator('#messages .note.error', { hasText: NOT_RECOVERED }).count(), 0);
     await b.page.locator('#status', { hasText: 'Connected' }).waitFor();
     assert.equal(await b.page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent(), b.name);
 
@@ -360,7 +337,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
       const topOf = (text: string, scrollUp = false) =>
         page.evaluate(({ text, scrollUp }) => {
           if (scrollUp) document.getElementById('messages')!.scrollTop = 0;
-          return [...document.querySelectorAll('#messages .msg')].find((li) => li.textContent?.includes(text))!.getBoundingClientRect().top;
+          return [...document.querySelectorAll('#messages .msg .text')].find((line) => line.textContent === text)!.getBoundingClientRect().top;
         }, { text, scrollUp });
       const seenAt = await topOf('scroll 078', true);
       await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length === 103);
@@ -443,7 +420,6 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
 
   test('when the server goes away the page says so, queues what is typed, and delivers it once when the server is back', async () => {
     const { page, name } = await openChat();
-    await screenshot(page, 'desktop.png');
     const { port } = server;
     await server.close();
     await page.locator('#status', { hasText: /Offline, reconnecting in \d+ s|Reconnecting/ }).waitFor();
@@ -462,7 +438,7 @@ describe('the page in Chromium', { skip: missing ? `no Chromium at ${CHROMIUM}` 
     const delivered = page.locator('#messages .msg:not(.pending)', { hasText: 'typed while offline' });
     assert.equal(await delivered.count(), 1, 'shown once, as delivered');
     assert.equal(await page.locator('#peers li', { hasText: '(you)' }).locator('span').nth(1).textContent(), name, 'the same name after the restart');
-    assert.equal(await page.locator('#messages .note.error', { hasText: 'could not be recovered' }).count(), 0, 'the restarted server recovered the stream');
+    assert.equal(await page.locator('#messages .note.error', { hasText: NOT_RECOVERED }).count(), 0, 'the restarted server recovered the stream');
 
     const other = await openChat();
     assert.equal(await other.page.locator('#messages .msg', { hasText: 'typed while offline' }).count(), 1, 'the new server has it once');
