@@ -374,7 +374,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
   }
 
   /** Tells the client its last event could not be served: the engine (Redis) could not be reached. */
-  #unavailable(message = 'your message could not be sent just now and reached nobody; send it again in a moment'): void {
+  #unavailable(message: string): void {
     this.#sendError({ code: 'unavailable', message });
   }
 
@@ -418,7 +418,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       // Never a silent drop: the sender hears that its message went nowhere, and may send it again.
       (err: unknown) => {
         log(`publish failed in ${room}: ${String(err)}`);
-        this.#unavailable();
+        this.#sendError({ code: 'unavailable', message: 'your message could not be sent just now and reached nobody; send it again in a moment', ...(id === undefined ? {} : { id }) });
       },
     );
   }

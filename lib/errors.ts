@@ -26,6 +26,8 @@ export interface ProtocolError {
   message: string;
   /** With `rate-limited`: milliseconds until the next event will be accepted. */
   retryAfterMs?: number;
+  /** The `id` of the refused `message`, when it had one: the client knows which send failed. */
+  id?: string;
 }
 
 /**

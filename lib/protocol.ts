@@ -106,7 +106,8 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
         return fail('bad-id', `"id" must be a string of 1 to ${MAX_ID_LENGTH} printable ASCII characters, got ${describe(value.id)}`);
       }
       const parsed = parseMessage(value.data, limits);
-      return parsed.ok && value.id !== undefined ? { ok: true, event: { ...parsed.event, id: value.id } as ClientEvent } : parsed;
+      if (value.id === undefined) return parsed;
+      return parsed.ok ? { ok: true, event: { ...parsed.event, id: value.id } as ClientEvent } : { ok: false, error: { ...parsed.error, id: value.id } };
     }
     case 'rename':
       return parseName(value.data);

@@ -12,7 +12,8 @@ import { CHROMIUM, CHROMIUM_ARGS, isChromiumMissing, nameOn, openPage, say, setH
 import { CROWD_BUDGETS, join, nextMessage, spawnServer, tempDataDir, type TestClient } from './helpers.ts';
 
 // Sixty peers come from one address in one test: the per-address socket cap is raised for it.
-const testConfig = () => ({ ...defaultConfig(), ...CROWD_BUDGETS, maxConnectionsPerIp: 1000, port: 0, host: '127.0.0.1', rateBurst: 100, dataDir: tempDataDir() });
+// The rooms list is read fresh each time, so that its counts are exact.
+const testConfig = () => ({ ...defaultConfig(), ...CROWD_BUDGETS, maxConnectionsPerIp: 1000, roomsCacheMs: 0, port: 0, host: '127.0.0.1', rateBurst: 100, dataDir: tempDataDir() });
 
 describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;
@@ -122,8 +123,9 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
     assert.equal(await line(b.page, 'look').evaluate((li) => li.classList.contains('mention')), false, 'not for the one who wrote it');
     await a.page.waitForFunction(() => (window as unknown as { shownNotifications: string[] }).shownNotifications.length === 1);
     assert.deepEqual(await shown(), [`${b.name} mentioned you in #${room}`]);
-    // A direct message notifies too; a line that names nobody does not.
-    await say(b.page, 'no one named');
+    // A direct message notifies too; a line that names nobody does not, nor an address that has the name in it.
+    await say(b.page, `no one named, write to me@${a.name}.org`);
+    assert.equal(await line(a.page, 'no one named').evaluate((li) => li.classList.contains('mention')), false);
     await say(b.page, `/msg "${a.name}" psst`);
     await a.page.locator('#messages .msg.direct', { hasText: 'psst' }).waitFor();
     await a.page.waitForFunction(() => (window as unknown as { shownNotifications: string[] }).shownNotifications.length === 2);
@@ -318,6 +320,14 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
     await a.page.fill('#input', '');
     await a.page.keyboard.press('ArrowUp');
     assert.equal(await a.page.inputValue('#input'), `${b.name}: thanks @${b.name}`);
+    // Names with spaces: what follows the "@" is the prefix, spaces and all.
+    await say(b.page, '/nick Ada Lovelace');
+    await a.page.locator('#peers li', { hasText: 'Ada Lovelace' }).waitFor();
+    await a.page.fill('#input', 'ask @Ada L');
+    await a.page.focus('#input');
+    await a.page.keyboard.press('End');
+    await a.page.keyboard.press('Tab');
+    assert.equal(await a.page.inputValue('#input'), 'ask @Ada Lovelace ');
     await Promise.all([a.context.close(), b.context.close()]);
   });
 
@@ -381,7 +391,11 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
       const box = (await page.locator(selector).boundingBox())!;
       assert.ok(box.y >= log.y + log.height - 1, `${selector} is below the log: ${JSON.stringify({ box, log })}`);
     }
-    await page.click('#jump');
+    // From the composer, the button is one Shift+Tab away.
+    await page.focus('#input');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'jump');
+    await page.keyboard.press('Enter');
     assert.equal(await page.isHidden('#jump'), true);
     talker.close();
     await context.close();
@@ -426,6 +440,7 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
     const started = Date.now();
     await page.locator('#status', { hasText: 'No network' }).waitFor({ timeout: 1000 });
     assert.ok(Date.now() - started < 1000);
+    assert.equal(await page.isHidden('#reconnect'), true, 'no Reconnect button while there is no network to reconnect over');
     await say(page, 'typed offline');
     await page.locator('#messages .msg.pending', { hasText: 'typed offline' }).waitFor();
     await context.setOffline(false);
@@ -447,7 +462,18 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
       await page.locator('#messages .note.error', { hasText: 'The server stopped answering' }).waitFor({ timeout: 12_000 });
       assert.ok(Date.now() - sent < 11_000, `found after ${Date.now() - sent} ms`);
       assert.notEqual(await page.textContent('#status'), 'Connected');
-      await page.getByRole('button', { name: 'Reconnect now' }).waitFor();
+      const reconnect = page.getByRole('button', { name: 'Reconnect now' });
+      await reconnect.waitFor();
+      // The server accepts connections but never answers them: each try gives up, and the next is
+      // scheduled. (The countdown may show for less than Playwright's polling interval: the page's
+      // own observer records every status.)
+      await page.evaluate(`window.statuses = [];
+        new MutationObserver(() => statuses.push(document.getElementById('status').textContent))
+          .observe(document.getElementById('status'), { childList: true, characterData: true, subtree: true })`);
+      await reconnect.click();
+      await page.locator('#status', { hasText: 'Reconnecting' }).waitFor();
+      assert.equal(await reconnect.isVisible(), true, 'still offered while not connected');
+      await page.waitForFunction(() => (window as unknown as { statuses: string[] }).statuses.some((status) => /reconnecting in \d+ s/.test(status)), null, { timeout: 15_000 });
     } finally {
       frozen.child.kill('SIGCONT');
     }
@@ -532,6 +558,61 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
     assert.deepEqual(cut, []);
     await page.keyboard.press('Escape');
     assert.equal(await page.isVisible('#peers'), false, 'Escape folds it again');
+    await context.close();
+  });
+
+  test('a message the server refuses is marked "Not sent" with the reason, leaves the outbox, and can be edited', async () => {
+    const room = freshRoom();
+    const { page, context } = await open(room);
+    const refused = 'turned \u202Earound\u202C text';
+    await say(page, refused);
+    const failed = page.locator('#messages .msg.failed');
+    await failed.waitFor();
+    assert.match((await failed.locator('.state').textContent()) ?? '', /^Not sent: .+U\+202E/);
+    assert.equal(await page.locator('#messages .msg.pending').count(), 0, 'not left at "sending…"');
+    assert.equal(await page.evaluate((room) => sessionStorage.getItem(`plainchat.${room}.outbox`), room), '[]', 'not retried');
+    await failed.getByRole('button', { name: 'Edit' }).click();
+    assert.equal(await page.inputValue('#input'), refused);
+    assert.equal(await failed.count(), 0);
+    await page.reload();
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('#messages .msg').count(), 0, 'nothing sent again after a reload');
+    await context.close();
+  });
+
+  test('a long paste is folded to its first lines, and opens whole', async () => {
+    const room = freshRoom();
+    const { page, context } = await open(room);
+    const text = Array.from({ length: 40 }, (_, i) => `log line ${i + 1}`).join('\n');
+    const watcher = await peer(room);
+    await page.fill('#input', text);
+    await page.press('#input', 'Enter');
+    await nextMessage(watcher, text);
+    const shown = line(page, 'log line 1');
+    await shown.waitFor();
+    const isCut = () => shown.locator('.text').evaluate((body) => body.scrollHeight > body.clientHeight);
+    assert.equal(await isCut(), true);
+    await shown.getByRole('button', { name: 'Show all 40 lines' }).click();
+    assert.equal(await isCut(), false);
+    assert.equal(await shown.locator('.text').textContent(), text, 'the whole text was always there');
+    watcher.close();
+    await context.close();
+  });
+
+  test('on a phone, tapping a message shows its time and full date', async () => {
+    const room = freshRoom();
+    const { page, context } = await open(room, { viewport: { width: 375, height: 740 }, hasTouch: true, isMobile: true, locale: 'en-US' });
+    await say(page, 'first');
+    await say(page, 'second, grouped');
+    const second = line(page, 'second, grouped');
+    await second.waitFor();
+    const time = second.locator('time');
+    assert.equal(await time.isVisible(), false, 'a grouped line hides its time');
+    await second.locator('.text').tap();
+    assert.equal(await time.isVisible(), true);
+    const full = await time.evaluate((element) => getComputedStyle(element, '::after').content);
+    assert.ok(full.includes(String(new Date().getFullYear())), `the full date is shown: ${full}`);
     await context.close();
   });
 
