@@ -164,6 +164,17 @@ describe('acknowledged sends', async () => {
       assert.equal(error.data.code, 'bad-id', JSON.stringify(id));
     }
   });
+
+  test('a message refused for what it says names its id, so the sender knows which one failed', async () => {
+    const sender = await join(server);
+    for (const data of ['', 'turned \u202Earound', 'y'.repeat(2001)]) {
+      sender.client.send({ type: 'message', data, id: 'refused-1' });
+      const error = await sender.client.nextOfType('error');
+      assert.deepEqual([error.data.code, error.data.id], ['bad-message', 'refused-1'], JSON.stringify(data.slice(0, 20)));
+    }
+    sender.client.send({ type: 'message', data: '' });
+    assert.equal((await sender.client.nextOfType('error')).data.id, undefined, 'without an id, none');
+  });
 });
 
 describe('stable identity', async () => {
