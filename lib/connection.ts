@@ -373,9 +373,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#send(frameText(encodeEvent(event)));
   }
 
-  /** Tells the client its last event could not be served: the engine (Redis) could not be reached. */
-  #unavailable(message: string): void {
-    this.#sendError({ code: 'unavailable', message });
+  /** Tells the client its last event (the `message` of `id`, if any) could not be served: the engine (Redis) could not be reached. */
+  #unavailable(message: string, id?: string): void {
+    this.#sendError({ code: 'unavailable', message, ...(id === undefined ? {} : { id }) });
   }
 
   /** Refuses the client's last event; the connection stays open. */
@@ -418,7 +418,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       // Never a silent drop: the sender hears that its message went nowhere, and may send it again.
       (err: unknown) => {
         log(`publish failed in ${room}: ${String(err)}`);
-        this.#sendError({ code: 'unavailable', message: 'your message could not be sent just now and reached nobody; send it again in a moment', ...(id === undefined ? {} : { id }) });
+        this.#unavailable('your message could not be sent just now and reached nobody; send it again in a moment', id);
       },
     );
   }

@@ -159,6 +159,10 @@ withRedis('Redis going away', async () => {
     await redis.stop();
     peer.client.send('into the void?');
     assert.equal((await peer.client.nextOfType('error', 5000)).data.code, 'unavailable');
+    // A send with an id is told which one went nowhere (the page keeps it and tries again).
+    peer.client.send({ type: 'message', data: 'into the void, with an id', id: 'm2' });
+    const refused = (await peer.client.nextOfType('error', 5000)).data;
+    assert.deepEqual([refused.code, refused.id], ['unavailable', 'm2']);
     assert.equal(await health(), 503);
     // Found from outside: a /who while Redis was away took the whole process down.
     peer.client.send('/who');
