@@ -217,6 +217,20 @@ export function defaultConfig(): Config {
 export type ParsedArgs = { help: true } | { help: false; config: Config };
 
 /**
+ * What to say about an argument that is no option. `npm start --port 4000` (without `--`) keeps
+ * `--port` for npm itself (it sets npm_config_port=true) and hands over a bare `4000`: that is
+ * said, with the command that works.
+ */
+function unknownOption(arg: string, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): string {
+  const script = env.npm_lifecycle_event;
+  const taken = OPTIONS.filter((o) => env[`npm_config_${o.flag.slice(2).replace(/-/g, '_')}`] === 'true');
+  if (script === undefined || taken.length === 0 || arg.startsWith('-')) return `unknown option "${arg}"; run with --help to see the options`;
+  const values = argv.filter((value) => !value.startsWith('-'));
+  const intended = taken.map((o, i) => (o.isSwitch ? o.flag : `${o.flag} ${values[i] ?? '<value>'}`)).join(' ');
+  return `unknown option "${arg}": npm kept ${taken.map((o) => o.flag).join(', ')} for itself, as it does with every option before "--"; run: npm ${script === 'start' ? 'start' : `run ${script}`} -- ${intended}`;
+}
+
+/**
  * Reads flags (`--port 3000` or `--port=3000`) over environment variables over defaults.
  * Throws an Error whose message says which setting is wrong and how to fix it.
  */
@@ -231,7 +245,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     if (arg === '--help' || arg === '-h') return { help: true };
     const [flag = '', inline] = arg.split(/=(.*)/s, 2);
     const o = OPTIONS.find((candidate) => candidate.flag === flag);
-    if (!o) throw new Error(`unknown option "${arg}"; run with --help to see the options`);
+    if (!o) throw new Error(unknownOption(arg, argv, env));
     if (o.isSwitch && inline === undefined) {
       raw.set(o, { value: 'true', source: flag });
       continue;

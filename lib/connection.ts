@@ -427,7 +427,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #rename(session: Session, to: string): void {
     const { engine, log } = this.#context;
     const from = session.name;
-    if (to === from) return;
+    if (to === from) {
+      this.#sendError({ code: 'bad-name', message: `you are already called ${JSON.stringify(from)}` });
+      return;
+    }
     engine
       .rename(this.room, from, to, session.token)
       .then((isRenamed) => {

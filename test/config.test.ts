@@ -36,6 +36,11 @@ test('invalid settings are refused with what to fix', () => {
   assert.throws(() => parseConfig([], { PORT: '70000' }), /environment variable PORT: expected a whole number from 0 to 65535/);
   assert.throws(() => parseConfig(['--port'], {}), /--port needs a value/);
   assert.throws(() => parseConfig(['--colour', 'red'], {}), /unknown option "--colour"; run with --help/);
+  // `npm start --port 4000` without `--`: npm keeps --port (npm_config_port=true) and hands over 4000.
+  assert.throws(() => parseConfig(['4000'], { npm_lifecycle_event: 'start', npm_config_port: 'true' }), {
+    message: 'unknown option "4000": npm kept --port for itself, as it does with every option before "--"; run: npm start -- --port 4000',
+  });
+  assert.throws(() => parseConfig(['4000'], {}), /unknown option "4000"; run with --help/);
   assert.throws(() => parseConfig(['--host', ' '], {}), /expected a host name/);
   assert.throws(() => parseConfig(['--max-frame-bytes', '1'], {}), /from 128/);
   assert.throws(() => parseConfig(['--allowed-origins', 'example.com'], {}), /"example.com" is not an origin/);

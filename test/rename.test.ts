@@ -45,6 +45,13 @@ describe('rename', async () => {
     assert.equal((await nextMessage(peer.client, 'still me')).data.sender, peer.name);
   });
 
+  test('taking the name you already have is answered, not met with silence', async () => {
+    const peer = await join(server);
+    peer.client.send(`/nick ${peer.name}`);
+    const answer = await peer.client.next();
+    assert.deepEqual([answer.type, answer.data.code, answer.data.message], ['error', 'bad-name', `you are already called "${peer.name}"`]);
+  });
+
   test('a name someone in the room has, even in other letter case, is refused with name-taken', async () => {
     const first = await join(server);
     const second = await join(server);
