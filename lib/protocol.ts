@@ -61,7 +61,7 @@ export const HELP = [
   '  /msg <name> <text>     say <text> to <name> only; quote a name with spaces: /msg "Ada L" hi',
   '                         (JSON: {"type":"direct-message","data":{"to":"<name>","message":"<text>"}})',
   '  /who                   list who is in the room (answered with update-peers)',
-  '  /typing                tell the room you are typing (JSON: {"type":"typing","data":true}, false to stop)',
+  '  /typing [on|off]       tell the room you are typing, or have stopped (JSON: {"type":"typing","data":true}, false to stop)',
   '  /help                  this text',
   'Other JSON events: {"type":"message","data":"<text>","id":"<optional id>"}, {"type":"ping"}.',
 ].join('\n');
@@ -145,7 +145,8 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     case 'who':
       return { ok: true, event: { type: 'who' } };
     case 'typing':
-      return { ok: true, event: { type: 'typing', data: true } };
+      if (!/^(on|off|)$/.test(rest.trim())) return fail('unknown-command', 'usage: /typing, /typing on or /typing off; see /help');
+      return { ok: true, event: { type: 'typing', data: rest.trim() !== 'off' } };
     case 'help':
       return { ok: true, event: { type: 'help' } };
     default:

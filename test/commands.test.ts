@@ -93,6 +93,12 @@ describe('typing', async () => {
     const other = await join(server);
     typist.client.send('/typing');
     assert.equal((await other.client.nextOfType('typing')).data.typing, true);
+    typist.client.send('/typing off');
+    assert.equal((await other.client.nextOfType('typing')).data.typing, false, '/typing off ends it');
+    typist.client.send('/typing on');
+    assert.equal((await other.client.nextOfType('typing')).data.typing, true);
+    typist.client.send('/typing maybe');
+    assert.match((await typist.client.nextOfType('error')).data.message, /usage: \/typing, \/typing on or \/typing off/);
     typist.client.send('done typing');
     assert.equal((await other.client.nextOfType('typing')).data.typing, false, 'a message ends it');
     typist.client.send({ type: 'typing', data: true });
