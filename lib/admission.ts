@@ -53,6 +53,9 @@ export interface AdmissionLimits {
   replaysPerMinute: number;
   /** Addresses whose budgets are remembered; past it the longest idle one without sockets is forgotten. */
   maxAddresses: number;
+  /** Bytes of events waiting for the rate limit (see Connection) over one address's connections, and over all. */
+  pasteQueueBytesPerIp: number;
+  maxPasteQueueBytes: number;
 }
 
 /** The limits as configured. */
@@ -68,6 +71,8 @@ export function admissionLimits(config: Config): AdmissionLimits {
     replaysPerMinute: config.replaysPerMinutePerIp,
     // Addresses with a socket open are never forgotten, so there is room for all of them.
     maxAddresses: Math.max(config.maxAddresses, config.maxConnections + 1),
+    pasteQueueBytesPerIp: config.pasteQueueBytesPerIp,
+    maxPasteQueueBytes: config.maxPasteQueueBytes,
   };
 }
 
@@ -90,6 +95,8 @@ export interface UpgradeRefusal {
 /** What one address has used; each bucket is made when first needed, so an idle address costs little. */
 interface Account {
   sockets: number;
+  /** Bytes of this address's events waiting for the rate limit. */
+  waiting: number;
   requests?: TokenBucket;
   events?: TokenBucket;
   rooms?: TokenBucket;
@@ -105,6 +112,7 @@ export class Admission {
   /** In order of last use, so the first ones are the longest idle. */
   readonly #accounts = new Map<string, Account>();
   #total = 0;
+  #waiting = 0;
 
   constructor(limits: AdmissionLimits, now: () => number = Date.now) {
     this.#limits = limits;
@@ -166,12 +174,32 @@ export class Admission {
     return isResume ? over(REFUSE.replays, this.takeReplay(key)) : undefined;
   }
 
+  /** Counts `bytes` of `key`'s events as waiting and returns true, or returns false when its bound or the total's is reached. */
+  holdWaiting(key: string, bytes: number): boolean {
+    const account = this.#account(key);
+    if (account.waiting + bytes > this.#limits.pasteQueueBytesPerIp || this.#waiting + bytes > this.#limits.maxPasteQueueBytes) return false;
+    account.waiting += bytes;
+    this.#waiting += bytes;
+    return true;
+  }
+
+  releaseWaiting(key: string, bytes: number): void {
+    const account = this.#accounts.get(key);
+    if (account) account.waiting -= bytes;
+    this.#waiting -= bytes;
+  }
+
   takeRequest(key: string): number {
     return this.#take(key, 'requests');
   }
 
   takeEvent(key: string): number {
     return this.#take(key, 'events');
+  }
+
+  /** Ms until `key` may send an event again (0: now), spending none. */
+  eventWait(key: string): number {
+    return this.#accounts.get(key)?.events?.wait() ?? 0;
   }
 
   takeRoom(key: string): number {
@@ -200,7 +228,7 @@ export class Admission {
   #account(key: string): Account {
     let account = this.#accounts.get(key);
     if (account) this.#accounts.delete(key);
-    else account = { sockets: 0 };
+    else account = { sockets: 0, waiting: 0 };
     this.#accounts.set(key, account);
     if (this.#accounts.size > this.#limits.maxAddresses) this.#forgetIdle();
     return account;
@@ -210,7 +238,7 @@ export class Admission {
   #forgetIdle(): void {
     for (const [key, account] of this.#accounts) {
       if (this.#accounts.size <= this.#limits.maxAddresses) return;
-      if (account.sockets === 0) this.#accounts.delete(key);
+      if (account.sockets === 0 && account.waiting === 0) this.#accounts.delete(key);
     }
   }
 }

@@ -2,6 +2,7 @@
 // start-up, that also writes `--help` and README's configuration table.
 
 import { parseHosts, parseOrigins, parsePublicUrl } from './origin.ts';
+import { checkTimeZone } from './text.ts';
 
 export interface Config {
   port: number;
@@ -9,6 +10,10 @@ export interface Config {
   host: string | undefined;
   /** Longest chat message, in characters (Unicode code points) after trimming. */
   maxMessageChars: number;
+  /** Longest room topic or quit reason, in characters. */
+  maxTopicChars: number;
+  /** Time zone of text mode's times: `local` (the server's), `UTC`, or an IANA zone. */
+  textTimeZone: string;
   /** Largest WebSocket frame a client may send, in bytes; a bigger one closes the connection with 1009. */
   maxFrameBytes: number;
   /** Origins besides the page's own that may open a WebSocket (exact `scheme://host[:port]`). */
@@ -21,6 +26,14 @@ export interface Config {
   rateBurst: number;
   /** Events per second a connection earns back after its burst. */
   ratePerSecond: number;
+  /** Events over the rate limit one connection may have waiting (delayed, not refused, like a paste); 0: none wait. */
+  pasteQueueEvents: number;
+  /** Bytes of events over the rate limit one connection may have waiting. */
+  pasteQueueBytes: number;
+  /** Bytes of waiting events over all of one address's connections. */
+  pasteQueueBytesPerIp: number;
+  /** Bytes of waiting events over every connection. */
+  maxPasteQueueBytes: number;
   /** Rate-limited events tolerated (earned back at `ratePerSecond`) before the connection is closed with 1008. */
   floodLimit: number;
   /** Sockets open in all (HTTP and WebSocket), counted from accept. */
@@ -140,6 +153,14 @@ function dataDir(raw: string): string {
   return raw;
 }
 
+function timeZone(raw: string): string {
+  try {
+    return checkTimeZone(raw.trim());
+  } catch {
+    throw new Error(`expected local, UTC or a time zone name such as Europe/Paris, got "${raw}"`);
+  }
+}
+
 function switchValue(raw: string): boolean {
   const value = raw.trim().toLowerCase();
   if (value === '1' || value === 'true') return true;
@@ -161,12 +182,18 @@ export const OPTIONS = [
   option({ key: 'port', flag: '--port', env: 'PORT', default: 3000, parse: integer(0, 65535), help: 'TCP port to listen on (0 picks a free one)' }),
   option({ key: 'host', flag: '--host', env: 'HOST', default: undefined, parse: host, help: 'interface to listen on (default: every interface)' }),
   option({ key: 'maxMessageChars', flag: '--max-message-chars', env: 'MAX_MESSAGE_CHARS', default: 2000, parse: integer(1, 1_000_000), help: 'longest chat message, in characters' }),
+  option({ key: 'maxTopicChars', flag: '--max-topic-chars', env: 'MAX_TOPIC_CHARS', default: 300, parse: integer(1, 100_000), help: 'longest room topic or quit reason, in characters' }),
+  option({ key: 'textTimeZone', flag: '--text-time-zone', env: 'TEXT_TIME_ZONE', default: 'local', parse: timeZone, help: 'time zone of text mode\'s times: local (this machine\'s), UTC, or a name like Europe/Paris' }),
   option({ key: 'maxFrameBytes', flag: '--max-frame-bytes', env: 'MAX_FRAME_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest frame a client may send, in bytes (bigger: closed with 1009)' }),
   option({ key: 'allowedOrigins', flag: '--allowed-origins', env: 'ALLOWED_ORIGINS', default: [], parse: parseOrigins, help: 'comma-separated origins besides the page\'s own that may connect' }),
   option({ key: 'allowedHosts', flag: '--allowed-hosts', env: 'ALLOWED_HOSTS', default: undefined, parse: parseHosts, help: 'comma-separated host names the server answers to, * for any (default: localhost and this machine\'s names)' }),
   option({ key: 'publicUrl', flag: '--public-url', env: 'PUBLIC_URL', default: undefined, parse: parsePublicUrl, help: 'the URL people open, e.g. https://chat.example.com: its host and origin are allowed' }),
   option({ key: 'rateBurst', flag: '--rate-burst', env: 'RATE_BURST', default: 20, parse: integer(1, 1_000_000), help: 'events a connection may send at once' }),
   option({ key: 'ratePerSecond', flag: '--rate-per-second', env: 'RATE_PER_SECOND', default: 5, parse: integer(1, 1_000_000), help: 'events per second a connection earns back' }),
+  option({ key: 'pasteQueueEvents', flag: '--paste-queue-events', env: 'PASTE_QUEUE_EVENTS', default: 50, parse: integer(0, 1_000_000), help: 'events over the rate a connection may have waiting, sent as the rate allows' }),
+  option({ key: 'pasteQueueBytes', flag: '--paste-queue-bytes', env: 'PASTE_QUEUE_BYTES', default: 64 * 1024, parse: integer(0, 1024 ** 3), help: 'bytes of those waiting events per connection (beyond: rate-limited)' }),
+  option({ key: 'pasteQueueBytesPerIp', flag: '--paste-queue-bytes-per-ip', env: 'PASTE_QUEUE_BYTES_PER_IP', default: 256 * 1024, parse: integer(0, 1024 ** 3), help: 'bytes of waiting events over all of an address\'s connections' }),
+  option({ key: 'maxPasteQueueBytes', flag: '--max-paste-queue-bytes', env: 'MAX_PASTE_QUEUE_BYTES', default: 64 * 1024 ** 2, parse: integer(0, 1024 ** 4), help: 'bytes of waiting events over every connection' }),
   option({ key: 'floodLimit', flag: '--flood-limit', env: 'FLOOD_LIMIT', default: 50, parse: integer(1, 1_000_000), help: 'rate-limited events tolerated before closing with 1008' }),
   option({ key: 'maxConnections', flag: '--max-connections', env: 'MAX_CONNECTIONS', default: 10_000, parse: integer(1, 10_000_000), help: 'sockets open in all, counted from accept (over: 503)' }),
   option({ key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', default: 50, parse: integer(1, 10_000_000), help: 'sockets open from one address (IPv6: one /64), from accept (over: 503)' }),

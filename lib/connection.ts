@@ -3,19 +3,22 @@
 // server's WebSocket class), so ten thousand idle peers each cost one object and its fields, not a
 // socket plus a state object plus listener closures.
 
+import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
 import type { Admission } from './admission.ts';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
-import { CLOSE, type CloseInfo, type ProtocolError } from './errors.ts';
+import { CLOSE, type CloseInfo, type ProtocolError, REFUSE } from './errors.ts';
 import type { Heartbeat, Pulse } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
 import type { Counters } from './metrics.ts';
 import { type Flusher, framePong, frameText, Outbox, PING_FRAME } from './outbox.ts';
-import { type ChatMessage, type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent } from './protocol.ts';
+import { type ChatMessage, type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent, TEXT_HELP } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { pageOfRooms, type RoomListCache } from './room-list.ts';
 import { newToken, type Session, type Sessions } from './sessions.ts';
+import { renderBanner, renderText } from './text.ts';
 import { nextSlice } from './turn.ts';
 
 export interface ConnectionContext {
@@ -27,6 +30,9 @@ export interface ConnectionContext {
   sessions: Sessions;
   engine: Engine;
   config: Config;
+  roomList: RoomListCache;
+  /** A time as text mode shows it (see text.ts). */
+  textTime: (ts: number) => string;
   now: () => number;
   log: (message: string) => void;
 }
@@ -40,8 +46,18 @@ function ignore(): void {}
 const historyFrames = new WeakMap<ChatMessage, Buffer>();
 function historyFrame(message: ChatMessage): Buffer {
   let frame = historyFrames.get(message);
-  if (!frame) historyFrames.set(message, (frame = frameText(encodeEvent({ type: 'message', data: { ...message, history: true } }))));
+  if (!frame) historyFrames.set(message, (frame = frameText(encodeEvent(historyEvent(message)))));
   return frame;
+}
+const historyEvent = (message: ChatMessage): ServerEvent => ({ type: 'message', data: { ...message, history: true } });
+
+/**
+ * The token of the session a connection has in `room` after `/join`: the one it came with in the
+ * room it came to, and one made from that (and only from it) in any other. Each room so keeps the
+ * connection's name there, and a person coming back to a room is the same person in it.
+ */
+function roomToken(home: { room: string; token: string }, room: string): string {
+  return room === home.room ? home.token : createHash('sha256').update(`${home.token}\n${room}`).digest('base64url').slice(0, 32);
 }
 
 /** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
@@ -65,12 +81,30 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #isTyping = false;
   #typingTimer: NodeJS.Timeout | undefined;
   /** Live events that arrived while the greeting and replay were being read; sent after them. */
-  #held: Array<{ frame: Buffer; seq: number | undefined }> | undefined = [];
+  #held: Array<{ frame: Buffer; seq: number | undefined; event: ServerEvent }> | undefined = [];
+  /** With `format=text`: events go out as the lines of text.ts, and each frame is a line typed. */
+  #isText = false;
+  /** The room this connection came to and its session's token there (see roomToken). */
+  #home: { room: string; token: string } | undefined;
   #heldBytes = 0;
   /** Set while the replay is being written: the entry's deadline then blames the reader, not the join. */
   #isReplaying = false;
   /** The room's position this client has: the newest seq it was sent. */
   #seq = 0;
+  /**
+   * Frames that came over the rate limit, waiting for its tokens (a paste, not a flood: IRC
+   * servers' "fake lag"), oldest first; a refusal waits here too, to keep its frame's place.
+   */
+  #waiting: Array<string | { refused: number }> = [];
+  #waitingBytes = 0;
+  #waitTimer: NodeJS.Timeout | undefined;
+  /**
+   * Settles once every frame taken so far is answered: a frame's handling starts after the one
+   * before it is done, so its answers leave after that one's, however long the engine takes.
+   */
+  #answered: Promise<void> | undefined;
+  /** Whether #answered waits for chat messages only, all started at once (the engine keeps their order). */
+  #isPublishing = false;
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
@@ -95,18 +129,30 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.on('close', Connection.#onClose);
     this.on('message', Connection.#onMessage);
     this.pause();
-    // The whole entry (join, greeting, replay) has one deadline: neither a join that hangs nor a
-    // reader that does not take its replay holds the socket for longer.
+    this.#isText = new URLSearchParams(query).get('format') === 'text';
+    const { since, token } = parseResume(query);
+    void this.#enterWithin(since, token, false);
+  }
+
+  /**
+   * Enters this.room (see #enter) within one deadline for the whole entry (join, greeting,
+   * replay): neither a join that hangs nor a reader that does not take its replay holds the socket
+   * for longer. Resolves once entered, or closed.
+   */
+  async #enterWithin(since: ReturnType<typeof parseResume>['since'], token: string | undefined, isOwnToken: boolean): Promise<void> {
+    const { room } = this;
     const deadline = setTimeout(() => {
       if (this.#isReplaying) this.#tooSlow(CLOSE.slowReplay);
       else this.#kick(CLOSE.joinFailed);
-    }, config.replayTimeoutMs).unref();
-    this.#enter(query)
-      .catch((err: unknown) => {
-        context.log(`join failed in ${room}: ${String(err)}`);
-        this.#kick(CLOSE.joinFailed);
-      })
-      .finally(() => clearTimeout(deadline));
+    }, this.#context.config.replayTimeoutMs).unref();
+    try {
+      await this.#enter(since, token, isOwnToken);
+    } catch (err) {
+      this.#context.log(`join failed in ${room}: ${String(err)}`);
+      this.#kick(CLOSE.joinFailed);
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   /** The session's name: every connection of a session changes with it. */
@@ -127,7 +173,12 @@ export class Connection extends WebSocket implements Peer, Pulse {
   static #onPing(this: WebSocket, data: Buffer): void {
     const connection = this as Connection;
     connection.isAlive = true;
-    if (connection.#hasLeft || connection.#spend(CLOSE.pingFlood) !== 0) return;
+    if (connection.#hasLeft) return;
+    if (connection.#spend() > 0) {
+      connection.#context.counters.rateLimited++;
+      connection.#strike(CLOSE.pingFlood);
+      return;
+    }
     connection.#outbox.push(framePong(data));
   }
 
@@ -146,19 +197,26 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * seq, or 0 when numbering restarts): a message this client was sent already (in its replay, or
    * heard late from another process) is not sent again, however late it comes.
    */
-  deliver(frame: Buffer, seq?: number): void {
+  deliver(frame: Buffer, seq: number | undefined, event: ServerEvent): void {
     if (this.#held) {
       // Live events wait behind a replay, within the same bound as any reader's backlog.
       this.#heldBytes += frame.length;
       if (this.#heldBytes > this.#context.config.maxBufferedBytes) this.#tooSlow(CLOSE.slow);
-      else this.#held.push({ frame, seq });
+      else this.#held.push({ frame, seq, event });
       return;
     }
     if (seq !== undefined) {
       if (seq !== 0 && seq <= this.#seq) return;
       this.#seq = seq;
     }
-    this.#send(frame);
+    if (!this.#isText) this.#send(frame);
+    else this.#sendText(event);
+  }
+
+  /** Sends an event as text-mode lines, if it has any. */
+  #sendText(event: ServerEvent): void {
+    const text = renderText(event, { me: this.name, time: this.#context.textTime });
+    if (text !== undefined) this.#send(frameText(text));
   }
 
   /**
@@ -214,22 +272,33 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * message it already has is sent again (see deliver): with an engine whose events come over the
    * network (Redis) nothing falls between the snapshot, the replay and the live stream, nor comes twice.
    */
-  async #enter(query: string): Promise<void> {
-    const { engine, config, hub } = this.#context;
+  async #enter(since: ReturnType<typeof parseResume>['since'], token: string | undefined, isOwnToken: boolean): Promise<void> {
+    const { engine, config } = this.#context;
     const { room } = this;
-    const { since, token } = parseResume(query);
     // The engine keeps the session before the join resolves, so before its token is handed out.
-    const { snapshot, hasMail } = await this.#takeSession(token);
+    const { snapshot, peers, hasMail } = await this.#takeSession(token, isOwnToken);
     const session = this.#session!;
+    this.#home ??= { room, token: session.token };
     // Read a page at a time (see #writeReplay): a resume of --max-replay messages is never in memory whole.
-    const [replay, missed] = await Promise.all([engine.replay(room, since, config.historyOnJoin, config.historyPageMax), hasMail ? engine.missed(session.token, room) : []]);
+    const [replay, missed, topic] = await Promise.all([
+      engine.replay(room, since, config.historyOnJoin, config.historyPageMax),
+      hasMail ? engine.missed(session.token, room) : [],
+      engine.topic(room).catch(() => undefined),
+    ]);
     if (this.#hasLeft || this.readyState !== WebSocket.OPEN) {
       this.#leave();
       return;
     }
-    this.#reply({ type: 'name-generated', data: session.name });
-    this.#send(snapshot);
-    this.#reply({ type: 'session', data: { token: session.token, maxMessageChars: config.maxMessageChars } });
+    if (this.#isText) {
+      this.#send(frameText(renderBanner(session.name, room, peers.length, session.token)));
+      if (topic) this.#sendText({ type: 'topic', data: topic });
+      if (replay.messages.length > 0) this.#send(frameText('-- history --'));
+    } else {
+      this.#reply({ type: 'name-generated', data: session.name });
+      this.#send(snapshot);
+      this.#reply({ type: 'session', data: { token: session.token, maxMessageChars: config.maxMessageChars } });
+      if (topic) this.#reply({ type: 'topic', data: topic });
+    }
     if (!(await this.#writeReplay(replay.messages, replay.seq))) return;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
@@ -240,7 +309,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const held = this.#held!;
     this.#held = undefined;
     this.#heldBytes = 0;
-    for (const { frame, seq } of held) this.deliver(frame, seq);
+    for (const { frame, seq, event } of held) this.deliver(frame, seq, event);
     this.resume();
   }
 
@@ -259,7 +328,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     let sent = first.length === 0 ? until : 0;
     for (let page = first; ; ) {
       for (const message of page) {
-        this.#outbox.push(historyFrame(message));
+        this.#outbox.push(this.#isText ? frameText(renderText(historyEvent(message), { me: this.name, time: this.#context.textTime })!) : historyFrame(message));
         sent = message.seq;
       }
       this.#outbox.flush();
@@ -283,7 +352,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * with it; returns the presence snapshot framed, and whether kept direct messages may wait for
    * it: they go to the first connection of a session that existed before (others came while it was here).
    */
-  async #takeSession(token: string | undefined): Promise<{ snapshot: Buffer; hasMail: boolean }> {
+  async #takeSession(token: string | undefined, isOwnToken: boolean): Promise<{ snapshot: Buffer; peers: string[]; hasMail: boolean }> {
     const { sessions, engine, hub } = this.#context;
     const { room } = this;
     let session = sessions.resume(token, room);
@@ -291,6 +360,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#session = session;
     let isFirst = session?.connections === 1;
     let snapshot: Buffer | undefined;
+    let names: string[] = [];
     const owned = session?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
     const enter = (request: { token: string; name?: string }) =>
       engine.join(room, {
@@ -309,68 +379,211 @@ export class Connection extends WebSocket implements Peer, Pulse {
           // Framed here, in the stream's order, each a few names more than the last: a storm's
           // snapshots extend one another instead of each being serialized whole.
           snapshot = hub.snapshotFrame(room, peers);
+          names = peers;
         },
       });
     const resumed = owned === undefined ? undefined : await enter({ token: token!, name: owned });
     // A name that now belongs to someone else (Redis lost its data) is given up for a fresh one.
-    const entered = resumed ?? (await enter({ token: newToken() }));
+    // A token the client brought is taken only when known; one this connection made is its own.
+    const entered = resumed ?? (await enter({ token: isOwnToken ? token! : newToken() }));
     if (!entered) throw new Error('no name could be taken');
-    return { snapshot: snapshot!, hasMail: resumed !== undefined && isFirst };
+    return { snapshot: snapshot!, peers: names, hasMail: resumed !== undefined && isFirst };
   }
 
   #receive(data: RawData, isBinary: boolean): void {
     const { counters, config } = this.#context;
     this.isAlive = true;
     counters.framesReceived++;
-    const session = this.#session;
-    if (!session || this.#hasLeft) return;
-    const wait = this.#spend(CLOSE.flood);
-    if (wait > 0) {
-      if (!this.#hasLeft) this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
-      return;
-    }
+    // Nothing is read before the first entry; during a /join the frames wait their turn (see #answer).
+    if (!this.#home || this.#hasLeft) return;
     if (isBinary) {
       this.#kick(CLOSE.binary);
       return;
     }
-    const result = parseClientFrame(data.toString(), config);
-    if (result.ok) this.#handle(session, result.event);
-    else this.#sendError(result.error);
+    const text = data.toString();
+    if (this.#waiting.length === 0 && this.#spend() === 0) {
+      this.#handleFrame(text);
+      return;
+    }
+    const bytes = Buffer.byteLength(text);
+    if (this.#waiting.length < config.pasteQueueEvents && this.#waitingBytes + bytes <= config.pasteQueueBytes && this.#context.admission.holdWaiting(this.#address, bytes)) {
+      counters.delayed++;
+      this.#waiting.push(text);
+      this.#waitingBytes += bytes;
+    } else {
+      // Over the queue too: refused.
+      counters.rateLimited++;
+      if (this.#strike(CLOSE.flood)) return;
+      this.#waiting.push({ refused: this.#budgetWait() });
+    }
+    // A refusal at the head is answered at once; a frame waits for its tokens.
+    this.#waitTimer ??= setTimeout(this.#drain, typeof this.#waiting[0] === 'string' ? this.#budgetWait() : 0);
+  }
+
+  /** Spends one event of this connection's budget and of its address's (shared by all its connections, so reconnecting earns nothing); returns 0, or the ms until one could be spent. */
+  #spend(): number {
+    return this.#bucket.take() || this.#context.admission.takeEvent(this.#address);
+  }
+
+  /** Counts a refusal; one that keeps going over is closed with `flood`, and true returned. */
+  #strike(flood: CloseInfo): boolean {
+    const { config, now } = this.#context;
+    this.#strikes ??= new TokenBucket(config.floodLimit, config.ratePerSecond, now);
+    if (this.#strikes.take() === 0) return false;
+    this.#kick(flood);
+    return true;
+  }
+
+  /** Takes the waiting frames the budgets allow now, in order, and waits for the tokens of the rest. */
+  readonly #drain = (): void => {
+    this.#waitTimer = undefined;
+    if (this.#hasLeft) return;
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (typeof next === 'string' && this.#spend() > 0) break;
+      this.#waiting.shift();
+      if (typeof next !== 'string') {
+        this.#answer(() => this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${next.refused} ms`, retryAfterMs: next.refused }), false);
+        continue;
+      }
+      const bytes = Buffer.byteLength(next);
+      this.#waitingBytes -= bytes;
+      this.#context.admission.releaseWaiting(this.#address, bytes);
+      this.#handleFrame(next);
+    }
+    if (this.#waiting.length > 0) this.#waitTimer = setTimeout(this.#drain, this.#budgetWait());
+  };
+
+  /** Ms until both budgets have an event again (at least 1). */
+  #budgetWait(): number {
+    return Math.max(1, this.#bucket.wait(), this.#context.admission.eventWait(this.#address));
+  }
+
+  /** Parses a frame the budgets let through and handles it in its turn. */
+  #handleFrame(text: string): void {
+    // A terminal's Enter on an empty line says nothing.
+    if (this.#isText && text.trim() === '') return;
+    const result = parseClientFrame(text, this.#context.config, this.#isText);
+    if (!result.ok) this.#answer(() => this.#sendError(result.error), false);
+    else {
+      const { event } = result;
+      // The session is the one of the room the connection is in by the frame's turn (after a /join before it).
+      this.#answer(() => (this.#session && !this.#hasLeft ? this.#handle(this.#session, event) : undefined), event.type === 'message');
+    }
   }
 
   /**
-   * Spends one event of this connection's budget and of its address's (all of the address's
-   * connections share that one, so reconnecting earns nothing): returns 0 when the event may pass,
-   * else the ms until it could. One that keeps going over is closed with `flood`.
+   * Runs `step` (the handling of one frame, resolved once its answers are sent) after every frame
+   * before it is answered, or at once when none waits. Chat messages in a row start at once: the
+   * engine numbers and acknowledges them in the order they were published.
    */
-  #spend(flood: CloseInfo): number {
-    const { counters, config, admission, now } = this.#context;
-    const wait = this.#bucket.take() || admission.takeEvent(this.#address);
-    if (wait === 0) return 0;
-    counters.rateLimited++;
-    this.#strikes ??= new TokenBucket(config.floodLimit, config.ratePerSecond, now);
-    if (this.#strikes.take() > 0) this.#kick(flood);
-    return wait;
+  #answer(step: () => Promise<void> | void, isPublish: boolean): void {
+    const before = this.#answered;
+    if (before && !(isPublish && this.#isPublishing)) {
+      this.#isPublishing = false;
+      this.#settle(before.then(step));
+      return;
+    }
+    const running = step();
+    if (!running) return;
+    this.#isPublishing = isPublish;
+    this.#settle(before ? Promise.all([before, running]) : running);
   }
 
-  #handle(session: Session, event: ClientEvent): void {
+  #settle(running: Promise<unknown>): void {
+    const settled: Promise<void> = running
+      .catch((err: unknown) => this.#context.log(`an answer failed: ${String(err)}`))
+      .then(() => {
+        if (this.#answered === settled) this.#answered = undefined;
+      });
+    this.#answered = settled;
+  }
+
+  /** Handles one event; a promise when it waits for the engine, settled once the event is answered. */
+  #handle(session: Session, event: ClientEvent): Promise<void> | void {
     const { engine } = this.#context;
-    if (event.type === 'ping') this.#reply({ type: 'pong', data: null });
-    else if (event.type === 'rename') this.#rename(session, event.data);
-    else if (event.type === 'direct-message') this.#direct(session, event.data.to, event.data.message).catch(() => this.#unavailable('your direct message could not be sent just now and reached nobody; send it again in a moment'));
-    else if (event.type === 'history') this.#history(event.data.before, event.data.limit).catch(() => this.#unavailable('older messages could not be read just now; ask again in a moment'));
-    else if (event.type === 'typing') this.#setTyping(session, event.data);
-    else if (event.type === 'who') engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }), () => this.#unavailable('who is here could not be read just now; ask again in a moment'));
-    else if (event.type === 'help') this.#reply({ type: 'help', data: HELP });
-    else {
-      this.#setTyping(session, false);
-      this.#publish(session, event.data, event.id);
+    switch (event.type) {
+      case 'ping':
+        return this.#reply({ type: 'pong', data: null });
+      case 'rename':
+        return this.#rename(session, event.data);
+      case 'direct-message':
+        return this.#direct(session, event.data.to, event.data.message).catch(() => this.#unavailable('your direct message could not be sent just now and reached nobody; send it again in a moment'));
+      case 'history':
+        return this.#history(event.data.before, event.data.limit).catch(() => this.#unavailable('older messages could not be read just now; ask again in a moment'));
+      case 'typing':
+        return this.#setTyping(session, event.data);
+      case 'who':
+        return engine.peers(this.room).then((names) => this.#reply({ type: 'update-peers', data: names }), () => this.#unavailable('who is here could not be read just now; ask again in a moment'));
+      case 'help':
+        return this.#reply({ type: 'help', data: this.#isText ? TEXT_HELP : HELP });
+      case 'list':
+        return this.#context.roomList.list().then(
+          (rooms) => {
+            const answer = pageOfRooms(rooms, '', this.#context.config.roomsPageMax);
+            if (answer.ok) this.#reply({ type: 'room-list', data: answer.page });
+          },
+          () => this.#unavailable('the room list could not be read just now; ask again in a moment'),
+        );
+      case 'topic':
+        return this.#topic(session, event.data);
+      case 'join':
+        return this.#switchRoom(event.data);
+      case 'quit':
+        return this.#quit(session, event.data);
+      case 'message':
+        this.#setTyping(session, false);
+        return this.#publish(session, event.data, event.id, event.action);
     }
+  }
+
+  /** Shows the room's topic (`text` undefined), or sets it for everyone ("" clears it). */
+  #topic(session: Session, text: string | undefined): Promise<void> {
+    const { engine, now } = this.#context;
+    if (text === undefined) {
+      return engine.topic(this.room).then(
+        (topic) => this.#reply({ type: 'topic', data: topic ?? { topic: '', by: '', ts: 0 } }),
+        () => this.#unavailable('the topic could not be read just now; ask again in a moment'),
+      );
+    }
+    return engine.setTopic(this.room, { topic: text, by: session.name, ts: now() }).catch(() => this.#unavailable('the topic could not be kept just now; nothing changed; try again in a moment'));
+  }
+
+  /**
+   * Leaves this room (at once: presence says so now) and enters `to` on the same connection, under
+   * the name this connection's person has there (see roomToken), with its greeting and history as
+   * a new connection gets them, after `room-changed`. A room nobody is in costs what an upgrade
+   * into it does (see Admission.admitUpgrade).
+   */
+  async #switchRoom(to: string): Promise<void> {
+    const { engine, config, admission } = this.#context;
+    const from = this.room;
+    if (to === from) return this.#sendError({ code: 'bad-room', message: `you are in #${to} already` });
+    if (!engine.heldRooms.has(to)) {
+      if (engine.heldRooms.size >= config.maxRooms) return this.#sendError({ code: 'room-refused', message: REFUSE.roomsFull.message });
+      const wait = admission.takeRoom(this.#address);
+      if (wait > 0) return this.#sendError({ code: 'room-refused', message: REFUSE.newRooms.message.replace('Retry-After', 'retryAfterMs'), retryAfterMs: wait });
+    }
+    this.#leaveRoom(true);
+    this.#reply({ type: 'room-changed', data: { from, to } });
+    this.room = to;
+    this.#session = undefined;
+    this.#isDetached = false;
+    this.#held = [];
+    this.#seq = 0;
+    await this.#enterWithin(undefined, roomToken(this.#home!, to), true);
+  }
+
+  /** Leaves with a reason the room is told (when this is the person's last connection), and closes with 1000. */
+  async #quit(session: Session, reason: string): Promise<void> {
+    if (reason !== '' && session.connections === 1) await this.#context.engine.signal(this.room, { type: 'peer-quit', data: { name: session.name, reason } }).catch(() => {});
+    this.#kick(CLOSE.quit);
   }
 
   /** Sends an event meant for this peer alone. */
   #reply(event: ServerEvent): void {
-    this.#send(frameText(encodeEvent(event)));
+    if (this.#isText) this.#sendText(event);
+    else this.#send(frameText(encodeEvent(event)));
   }
 
   /** Tells the client its last event (the `message` of `id`, if any) could not be served: the engine (Redis) could not be reached. */
@@ -389,11 +602,20 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * the session keeps owning its name (for the session TTL), and comes back under it.
    */
   #leave(immediately = false): void {
+    this.#hasLeft = true;
+    clearTimeout(this.#waitTimer);
+    this.#context.admission.releaseWaiting(this.#address, this.#waitingBytes);
+    this.#waitingBytes = 0;
+    this.#waiting = [];
+    this.#leaveRoom(immediately);
+  }
+
+  /** Leaves this room (see #leave), the connection staying open when it has not left. */
+  #leaveRoom(immediately: boolean): void {
     const { hub, sessions, engine, log } = this.#context;
     const ended = this.#session;
     if (ended && this.#isTyping) this.#setTyping(ended, false);
     clearTimeout(this.#typingTimer);
-    this.#hasLeft = true;
     if (this.#isInHub) hub.remove(this);
     this.#isInHub = false;
     if (!ended || this.#isDetached) return;
@@ -407,11 +629,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * Publishes a chat message once per id: a retry of an id the session already sent (on any
    * process, with Redis) is acknowledged with its seq and not sent again; the engine remembers ids.
    */
-  #publish(session: Session, text: string, id: string | undefined): void {
+  #publish(session: Session, text: string, id: string | undefined, action: true | undefined): Promise<void> {
     const { engine, counters, now, log } = this.#context;
     const { room } = this;
     counters.messagesPublished++;
-    engine.publish(room, { sender: session.name, message: text, ts: now() }, { token: session.token, id }).then(
+    return engine.publish(room, { sender: session.name, message: text, ts: now(), ...(action && { action }) }, { token: session.token, id }).then(
       ({ seq }) => {
         if (id !== undefined) this.#reply({ type: 'ack', data: { id, seq } });
       },
@@ -424,14 +646,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
   }
 
   /** Takes a new name if nobody in the room has it or one that looks like it (see nameKey); everyone is told `peer-renamed`. */
-  #rename(session: Session, to: string): void {
+  #rename(session: Session, to: string): Promise<void> | void {
     const { engine, log } = this.#context;
     const from = session.name;
-    if (to === from) {
-      this.#sendError({ code: 'bad-name', message: `you are already called ${JSON.stringify(from)}` });
-      return;
-    }
-    engine
+    if (to === from) return this.#sendError({ code: 'bad-name', message: `you are already called ${JSON.stringify(from)}` });
+    return engine
       .rename(this.room, from, to, session.token)
       .then((isRenamed) => {
         if (!isRenamed) {

@@ -149,6 +149,15 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       await store.commit();
       return numbered;
     },
+    async setTopic(room, topic) {
+      store.setTopic(room, topic);
+      emitKept(room, { type: 'topic', data: topic });
+      await store.commit();
+    },
+    async topic(room) {
+      const topic = store.topic(room);
+      return topic && { ...topic };
+    },
     async replay(room, since, recent, limit) {
       return store.replay(room, since, recent, limit);
     },

@@ -13,7 +13,7 @@ import type { DirectOutcome, Engine, RoomListener } from './engine.ts';
 import { planPage, planReplay } from './history.ts';
 import { Liveness } from './liveness.ts';
 import { generateName, nameKey } from './names.ts';
-import type { ChatMessage } from './protocol.ts';
+import type { ChatMessage, Topic } from './protocol.ts';
 import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
 import type { DirectMessage } from './store.ts';
@@ -418,6 +418,15 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     },
     async signal(room, event) {
       await client.publish(`${channelPrefix}${room}`, JSON.stringify(event));
+    },
+    // Set while the room has peers (its keys are persistent then); it expires with the room's history once the room empties.
+    async setTopic(room, topic) {
+      await client.set(key(room, 'topic'), JSON.stringify(topic));
+      await client.publish(`${channelPrefix}${room}`, JSON.stringify({ type: 'topic', data: topic }));
+    },
+    async topic(room) {
+      const kept = await client.get(key(room, 'topic'));
+      return kept === null ? undefined : (JSON.parse(kept) as Topic);
     },
     // Reaches the recipient's connections on any node; a session with none now (away, or in its
     // grace period) has it kept (for the session TTL) until it next connects.

@@ -2,7 +2,7 @@
 // default; an engine over Redis implements the same interface so that several processes act as one.
 
 import type { Position, Replay } from './history.ts';
-import type { ChatMessage } from './protocol.ts';
+import type { ChatMessage, Topic } from './protocol.ts';
 import type { DirectMessage, HistoryPage, Origin } from './store.ts';
 
 /** What happened in a room, as every node hears it. Presence is a snapshot on join, then these diffs. */
@@ -11,6 +11,9 @@ export type RoomEvent =
   | { type: 'peer-left'; data: string }
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'typing'; data: { name: string; typing: boolean } }
+  // Said just before its `peer-left`, by a peer that quit with a reason.
+  | { type: 'peer-quit'; data: { name: string; reason: string } }
+  | { type: 'topic'; data: Topic }
   | { type: 'direct-message'; data: DirectMessage & { stored?: true } }
   | { type: 'message'; data: ChatMessage }
   // The history this room's positions refer to is gone (Redis came back empty): numbering restarts in `epoch`.
@@ -75,8 +78,12 @@ export interface Engine {
    * connection of it. The next join of the session ends this.
    */
   away(room: string, name: string): Promise<void>;
-  /** Delivers an event that is not kept (typing) to every listener of `room`. */
-  signal(room: string, event: RoomEvent & { type: 'typing' }): Promise<void>;
+  /** Delivers an event that is not kept (typing, a quit's reason) to every listener of `room`. */
+  signal(room: string, event: RoomEvent & { type: 'typing' | 'peer-quit' }): Promise<void>;
+  /** Keeps the room's topic (kept with its history) and then delivers `topic` to every listener of `room`. */
+  setTopic(room: string, topic: Topic): Promise<void>;
+  /** The room's topic, if one was set. */
+  topic(room: string): Promise<Topic | undefined>;
   /**
    * Sends a direct message to the peer of `room` called `message.to` (by nameKey, as rename
    * compares): to its connections, or, when none is connected now but a session owns the name,

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   'name-taken': 'someone in the room already has that name or a look-alike of it (compared by Unicode skeleton after NFKC and case folding), or a session away owns it',
   'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room)',
   'recipient-full': 'the recipient is away and has as many direct messages waiting as may be kept for it; nothing was kept',
+  'bad-room': 'the room of a `join` is not 1 to 32 characters of a-z, 0-9 and -, or is the room you are in',
+  'room-refused': 'the room of a `join` cannot be entered now: the server holds as many rooms as it may, or your address opened too many new rooms (`retryAfterMs` says when to try again)',
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
@@ -42,6 +44,7 @@ export const CLOSE = {
   // ws would cut a client that pings faster than it reads the pongs without a close frame; pings are policed like events instead.
   pingFlood: { code: 1008, reason: 'too many pings', reconnect: true },
   tooBig: { code: 1009, reason: '', reconnect: false },
+  quit: { code: 1000, reason: 'quit', reconnect: false },
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
   slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
   slowReplay: { code: 4008, reason: 'too slow: the greeting and replay were not read in time', reconnect: true },

@@ -5,7 +5,7 @@
 import type { RoomEvent } from './engine.ts';
 import type { Counters } from './metrics.ts';
 import { frameText } from './outbox.ts';
-import { encodeEvent } from './protocol.ts';
+import { encodeEvent, type ServerEvent } from './protocol.ts';
 
 /** One connection that has joined a room. */
 export interface Peer {
@@ -15,9 +15,9 @@ export interface Peer {
   /**
    * Queues one framed WebSocket message to the peer; every outgoing frame passes here (see
    * connection.ts). `seq` is the room's position after it: a chat message's seq, or 0 when
-   * numbering restarts.
+   * numbering restarts. `event` is what `frame` says, for a peer that is sent text (see text.ts).
    */
-  deliver(frame: Buffer, seq?: number): void;
+  deliver(frame: Buffer, seq: number | undefined, event: ServerEvent): void;
 }
 
 type PresenceChange = 'peer-joined' | 'peer-left';
@@ -118,20 +118,20 @@ export class Hub {
     const frame = frameText(encodeEvent(event));
     if (event.type === 'history-reset') {
       // Every peer's position restarts: the next message is seq 1 of the new epoch.
-      for (const peer of room) peer.deliver(frame, 0);
+      for (const peer of room) peer.deliver(frame, 0, event);
       return;
     }
     if (event.type === 'direct-message') {
       // Only to the two ends (every connection of each), on whichever process they are.
       const { from, to } = event.data;
-      for (const peer of room) if (peer.name === to || peer.name === from) peer.deliver(frame);
+      for (const peer of room) if (peer.name === to || peer.name === from) peer.deliver(frame, undefined, event);
       return;
     }
     // A peer is not told that it is typing.
     const subject = event.type === 'typing' ? event.data.name : undefined;
     const seq = event.type === 'message' ? event.data.seq : undefined;
     for (const peer of room) {
-      if (peer.name !== subject) peer.deliver(frame, seq);
+      if (peer.name !== subject) peer.deliver(frame, seq, event);
     }
     if (event.type === 'message') this.#counters.deliveries += room.size;
   }
@@ -153,8 +153,8 @@ export class Hub {
     if (late) for (let at = 1, i = 0; i < encoded.length; at += encoded[i]!.length + 1, i++) starts.push(at);
     for (const peer of room) {
       const known = late?.get(peer);
-      if (known === undefined) peer.deliver(frame);
-      else if (known < names.length) peer.deliver(frameText(`{"type":"${type}","data":[${list.slice(starts[known])}}`));
+      if (known === undefined) peer.deliver(frame, undefined, { type, data: names });
+      else if (known < names.length) peer.deliver(frameText(`{"type":"${type}","data":[${list.slice(starts[known])}}`), undefined, { type, data: names.slice(known) });
     }
   }
 

@@ -11,11 +11,12 @@ export interface Counters {
   messagesPublished: number;
   deliveries: number;
   rateLimited: number;
+  delayed: number;
   slowConsumerCloses: number;
 }
 
 export function createCounters(): Counters {
-  return { framesReceived: 0, framesSent: 0, framesDropped: 0, messagesPublished: 0, deliveries: 0, rateLimited: 0, slowConsumerCloses: 0 };
+  return { framesReceived: 0, framesSent: 0, framesDropped: 0, messagesPublished: 0, deliveries: 0, rateLimited: 0, delayed: 0, slowConsumerCloses: 0 };
 }
 
 const COUNTER_HELP: Record<keyof Counters, [name: string, help: string]> = {
@@ -24,7 +25,8 @@ const COUNTER_HELP: Record<keyof Counters, [name: string, help: string]> = {
   framesDropped: ['plainchat_frames_dropped_total', 'Frames not written because the socket had closed.'],
   messagesPublished: ['plainchat_chat_messages_total', 'Chat messages published by clients of this process.'],
   deliveries: ['plainchat_deliveries_total', 'Chat messages queued to a peer of this process (one per message per recipient).'],
-  rateLimited: ['plainchat_rate_limited_total', 'Client events refused by the rate limit.'],
+  rateLimited: ['plainchat_rate_limited_total', 'Client events refused by the rate limit (over it with the paste queue full).'],
+  delayed: ['plainchat_events_delayed_total', 'Client events over the rate limit that waited in the paste queue instead.'],
   slowConsumerCloses: ['plainchat_slow_consumer_closes_total', 'Connections closed with 4008 for reading too slowly.'],
 };
 

@@ -16,6 +16,16 @@ export interface ChatMessage {
   seq: number;
   /** The server process's random id; a seq means something only with its epoch. */
   epoch: string;
+  /** An action (`/me waves`): shown as `* sender waves`. */
+  action?: true;
+}
+
+/** A room's topic; an empty `topic` is none (it was cleared). */
+export interface Topic {
+  topic: string;
+  /** Who set it, and when (ms since the epoch). */
+  by: string;
+  ts: number;
 }
 
 /** Events the server sends. Room events are fanned out; the others go to one connection. */
@@ -25,6 +35,10 @@ export type ServerEvent =
   | { type: 'peer-joined'; data: string[] }
   | { type: 'peer-left'; data: string[] }
   | { type: 'peer-renamed'; data: { from: string; to: string } }
+  | { type: 'peer-quit'; data: { name: string; reason: string } }
+  | { type: 'topic'; data: Topic }
+  | { type: 'room-list'; data: { rooms: Array<{ room: string; peers: number }>; next: string | null } }
+  | { type: 'room-changed'; data: { from: string; to: string } }
   | { type: 'message'; data: ChatMessage | (ChatMessage & { history: true }) }
   | { type: 'session'; data: { token: string; maxMessageChars: number } }
   | { type: 'synced'; data: { epoch: string; seq: number; recovered?: boolean; reason?: ResumeFailure } }
@@ -39,31 +53,52 @@ export type ServerEvent =
 
 /** Events a client may send, after validation. */
 export type ClientEvent =
-  | { type: 'message'; data: string; id?: string }
+  | { type: 'message'; data: string; id?: string; action?: true }
   | { type: 'rename'; data: string }
   | { type: 'direct-message'; data: { to: string; message: string } }
   | { type: 'typing'; data: boolean }
   | { type: 'history'; data: { before: number; limit: number } }
   | { type: 'who' }
   | { type: 'help' }
+  | { type: 'join'; data: string }
+  | { type: 'list' }
+  | { type: 'quit'; data: string }
+  | { type: 'topic'; data: string | undefined }
   | { type: 'ping' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'ping'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping'] as const;
 
 /** Messages a `history` request asks for when it names no `limit`. */
 export const DEFAULT_HISTORY_LIMIT = 50;
 
+/** The commands a terminal user can type: usage, what it does, and the JSON event behind it. */
+const COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: string]> = [
+  ['/me <action>', 'say what you do: * you waves', '{"type":"message","data":"<action>","action":true}'],
+  ['/msg <name> <text>', 'say <text> to <name> only ("Ada L" for a name with spaces)', '{"type":"direct-message","data":{"to":"<name>","message":"<text>"}}'],
+  ['/nick <name>', 'take a new name', '{"type":"rename","data":"<name>"}'],
+  ['/join <room>', 'leave this room for <room>, on this connection', '{"type":"join","data":"<room>"}'],
+  ['/list', 'the rooms and who is in them', '{"type":"list"}'],
+  ['/names, /who', 'who is in this room', '{"type":"who"}'],
+  ['/topic [text]', "show this room's topic, or set it (/topic - clears it)", '{"type":"topic","data":"<text>"}'],
+  ['/typing [on|off]', 'tell the room you are typing, or have stopped', '{"type":"typing","data":true}'],
+  ['/quit [reason]', 'leave, telling the room why', '{"type":"quit","data":"<reason>"}'],
+  ['/help', 'this list', '{"type":"help"}'],
+];
+
+const USAGE_WIDTH = Math.max(...COMMANDS.map(([usage]) => usage.length));
+
+/** What `/help` answers in text mode: one short line per command. */
+export const TEXT_HELP = [
+  'Type a line to say it to the room (// for one that starts with /). Commands:',
+  ...COMMANDS.map(([usage, does]) => `  ${usage.padEnd(USAGE_WIDTH)}  ${does}`),
+].join('\n');
+
 /** What `/help` answers: the commands a terminal user can type, and the JSON events behind them. */
 export const HELP = [
-  'Type a line to say it to the room. Commands:',
-  '  /nick <name>           take a new name (JSON: {"type":"rename","data":"<name>"})',
-  '  /msg <name> <text>     say <text> to <name> only; quote a name with spaces: /msg "Ada L" hi',
-  '                         (JSON: {"type":"direct-message","data":{"to":"<name>","message":"<text>"}})',
-  '  /who                   list who is in the room (answered with update-peers)',
-  '  /typing [on|off]       tell the room you are typing, or have stopped (JSON: {"type":"typing","data":true}, false to stop)',
-  '  /help                  this text',
-  'Other JSON events: {"type":"message","data":"<text>","id":"<optional id>"}, {"type":"ping"}.',
+  'Type a line to say it to the room. Commands, with the JSON event each is:',
+  ...COMMANDS.flatMap(([usage, does, json]) => [`  ${usage.padEnd(USAGE_WIDTH)}  ${does}`, `  ${''.padEnd(USAGE_WIDTH)}  ${json}`]),
+  'Other JSON events: {"type":"message","data":"<text>","id":"<optional id>"}, {"type":"history","data":{"before":<seq>}}, {"type":"ping"}.',
 ].join('\n');
 
 export type ParseResult = { ok: true; event: ClientEvent } | { ok: false; error: ProtocolError };
@@ -71,6 +106,8 @@ export type ParseResult = { ok: true; event: ClientEvent } | { ok: false; error:
 export interface ParseLimits {
   /** Longest accepted chat message, in Unicode code points after trimming. */
   maxMessageChars: number;
+  /** Longest topic or quit reason, likewise. */
+  maxTopicChars: number;
 }
 
 const LEADING_SPACE = /^\s*/;
@@ -84,13 +121,16 @@ const FORBIDDEN_CHAR =
 
 /**
  * Parses one text frame. A frame whose first non-space character is `{` must be a JSON envelope
- * `{"type", "data"}`; any other text is the body of a `message`, so a terminal user can type lines.
- * Keys other than `type` and `data` are ignored.
+ * `{"type", "data"}`; any other text is the body of a `message`, so a terminal user can type lines,
+ * and one starting with `/` is a command. In text mode (`isText`) every frame is a line typed: `{`
+ * starts a chat line too. Keys other than `type`, `data`, `id` and `action` are ignored.
  */
-export function parseClientFrame(text: string, limits: ParseLimits): ParseResult {
+export function parseClientFrame(text: string, limits: ParseLimits, isText = false): ParseResult {
   const start = LEADING_SPACE.exec(text)?.[0].length ?? 0;
-  if (text[start] === '/') return parseCommand(text.slice(start + 1), limits);
-  if (text[start] !== '{') return parseMessage(text, limits);
+  // `//` says a line that starts with `/`.
+  if (text[start] === '/' && text[start + 1] !== '/') return parseCommand(text.slice(start + 1), limits);
+  if (text[start] === '/') return parseMessage(text.slice(start + 1), limits);
+  if (isText || text[start] !== '{') return parseMessage(text, limits);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -105,7 +145,8 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
       if (value.id !== undefined && !isMessageId(value.id)) {
         return fail('bad-id', `"id" must be a string of 1 to ${MAX_ID_LENGTH} printable ASCII characters, got ${describe(value.id)}`);
       }
-      const parsed = parseMessage(value.data, limits);
+      if (value.action !== undefined && typeof value.action !== 'boolean') return fail('bad-envelope', `"action" of a message must be true or false, got ${describe(value.action)}`);
+      const parsed = parseMessage(value.data, limits, value.action === true);
       if (value.id === undefined) return parsed;
       return parsed.ok ? { ok: true, event: { ...parsed.event, id: value.id } as ClientEvent } : { ok: false, error: { ...parsed.error, id: value.id } };
     }
@@ -123,8 +164,17 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
       return { ok: true, event: { type: 'typing', data: value.data } };
     case 'history':
       return parseHistory(value.data);
+    case 'join':
+      return parseJoin(value.data);
+    case 'topic':
+      return parseTopic(value.data ?? undefined, limits);
+    case 'quit':
+      return parseQuit(value.data ?? '', limits);
+    case 'who':
+    case 'list':
+    case 'help':
     case 'ping':
-      return { ok: true, event: { type: 'ping' } };
+      return { ok: true, event: { type: value.type } };
     default:
       return fail('unknown-type', `unknown type ${JSON.stringify(value.type.slice(0, 64))}; clients may send: ${CLIENT_TYPES.join(', ')}`);
   }
@@ -142,7 +192,19 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
       if (!to) return fail('unknown-command', 'usage: /msg <name> <text>; see /help');
       return parseDirect(to, text, limits);
     }
+    case 'me':
+      return parseMessage(rest, limits, true);
+    case 'join':
+      return parseJoin(rest.trim().replace(/^#/, ''));
+    case 'list':
+      return { ok: true, event: { type: 'list' } };
+    case 'topic':
+      // `/topic` asks for it, `/topic -` clears it.
+      return parseTopic(rest.trim() === '' ? undefined : rest.trim() === '-' ? '' : rest, limits);
+    case 'quit':
+      return parseQuit(rest, limits);
     case 'who':
+    case 'names':
       return { ok: true, event: { type: 'who' } };
     case 'typing':
       if (!/^(on|off|)$/.test(rest.trim())) return fail('unknown-command', 'usage: /typing, /typing on or /typing off; see /help');
@@ -191,22 +253,54 @@ function parseName(data: unknown): ParseResult {
   return { ok: true, event: { type: 'rename', data: name } };
 }
 
-function parseMessage(data: unknown, limits: ParseLimits): ParseResult {
+function parseMessage(data: unknown, limits: ParseLimits, action = false): ParseResult {
   if (typeof data !== 'string') {
     return fail('bad-message', `"data" of a message must be a string, got ${describe(data)}`);
   }
   const message = data.trim();
-  if (message === '') return fail('bad-message', 'the message is empty; send some text');
-  const forbidden = FORBIDDEN_CHAR.exec(message);
+  if (message === '') return fail('bad-message', action ? 'the action is empty; say what you do, as in /me waves' : 'the message is empty; send some text');
+  const problem = findTextProblem(message, limits.maxMessageChars, 'the message', 'tabs and new lines are fine');
+  if (problem !== undefined) return fail('bad-message', problem);
+  return { ok: true, event: action ? { type: 'message', data: message, action: true } : { type: 'message', data: message } };
+}
+
+/** What is wrong with a text others will read (a message, a topic, a reason), or undefined. */
+function findTextProblem(text: string, max: number, what: string, allowed: string): string | undefined {
+  const forbidden = FORBIDDEN_CHAR.exec(text);
   if (forbidden) {
     const code = forbidden[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
-    return fail('bad-message', `the message contains U+${code} at position ${forbidden.index}, which is not text; tabs and new lines are fine`);
+    return `${what} contains U+${code} at position ${forbidden.index}, which is not text; ${allowed}`;
   }
-  const length = countCodePoints(message, limits.maxMessageChars);
-  if (length > limits.maxMessageChars) {
-    return fail('bad-message', `the message is ${length} characters; at most ${limits.maxMessageChars} are allowed`);
-  }
-  return { ok: true, event: { type: 'message', data: message } };
+  const length = countCodePoints(text, max);
+  if (length > max) return `${what} is ${length} characters; at most ${max} are allowed`;
+  return undefined;
+}
+
+/** A line of text without line breaks (a topic, a quit reason), trimmed; `data` must be a string. */
+function parseLine(data: unknown, max: number, what: string): { ok: true; text: string } | { ok: false; error: ProtocolError } {
+  if (typeof data !== 'string') return { ok: false, error: { code: 'bad-message', message: `${what} must be a string, got ${describe(data)}` } };
+  const text = data.trim();
+  const problem = /[\r\n]/.test(text) ? `${what} must be one line` : findTextProblem(text, max, what, 'tabs are fine');
+  return problem === undefined ? { ok: true, text } : { ok: false, error: { code: 'bad-message', message: problem } };
+}
+
+/** `/join <room>`: a room name as the upgrade URL takes one. */
+function parseJoin(data: unknown): ParseResult {
+  if (typeof data !== 'string' || !ROOM_NAME.test(data)) return fail('bad-room', `a room name is 1 to 32 characters of a-z, 0-9 and -, as in /join dev; got ${shown(data)}`);
+  return { ok: true, event: { type: 'join', data } };
+}
+
+/** `/topic [text]`: undefined asks for the topic, a string sets it ("" clears it). */
+function parseTopic(data: unknown, limits: ParseLimits): ParseResult {
+  if (data === undefined) return { ok: true, event: { type: 'topic', data: undefined } };
+  const line = parseLine(data, limits.maxTopicChars, 'the topic');
+  return line.ok ? { ok: true, event: { type: 'topic', data: line.text } } : line;
+}
+
+/** `/quit [reason]`: the reason others see, maybe empty. */
+function parseQuit(data: unknown, limits: ParseLimits): ParseResult {
+  const line = parseLine(data, limits.maxTopicChars, 'the reason');
+  return line.ok ? { ok: true, event: { type: 'quit', data: line.text } } : line;
 }
 
 /** Serializes a server event; the result is sent as one text frame. */

@@ -18,13 +18,16 @@ export class TokenBucket {
 
   /** Takes a token and returns 0, or returns how many ms until the next token without taking one. */
   take(): number {
+    const wait = this.wait();
+    if (wait === 0) this.#tokens -= 1;
+    return wait;
+  }
+
+  /** How many ms until a token is there (0: now), taking none. */
+  wait(): number {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#updatedAt) * this.#perMs);
     this.#updatedAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - this.#tokens) / this.#perMs);
+    return this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) / this.#perMs);
   }
 }

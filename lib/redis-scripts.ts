@@ -54,6 +54,7 @@ local function release(room, folded, name, node, roomTtl)
   if redis.call('HLEN', namesKey) == 0 then
     redis.call('PEXPIRE', roomKey(room, 'seq'), roomTtl)
     redis.call('PEXPIRE', roomKey(room, 'history'), roomTtl)
+    redis.call('PEXPIRE', roomKey(room, 'topic'), roomTtl)
   end
   return 1
 end
@@ -84,6 +85,7 @@ redis.call('HSET', roomKey(room, 'holders'), folded, table.concat(holders, ' '))
 redis.call('SADD', p .. 'node:' .. node .. ':peers', member(room, folded, name))
 redis.call('PERSIST', roomKey(room, 'seq'))
 redis.call('PERSIST', roomKey(room, 'history'))
+redis.call('PERSIST', roomKey(room, 'topic'))
 if online then
   redis.call('PUBLISH', channel(room), cjson.encode({type = 'sync', sync = tag}))
 else

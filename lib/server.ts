@@ -27,6 +27,7 @@ import { createMemoryStore } from './store-memory.ts';
 import { createSqliteStore } from './store-sqlite.ts';
 import { Flusher } from './outbox.ts';
 import { pageOfRooms, RoomListCache } from './room-list.ts';
+import { textClock } from './text.ts';
 
 const PAGE_PATH = fileURLToPath(new URL('../index.html', import.meta.url));
 const WEBSOCKET_PATH = '/ws';
@@ -71,7 +72,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const addressOf = (req: IncomingMessage): string => addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   const isAllowedHost = createHostCheck(config, machineHosts());
   const isAllowedOrigin = createOriginCheck(config, isAllowedHost);
-  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, now, log };
+  const roomList = new RoomListCache(() => engine.rooms(), config.roomsCacheMs, now);
+  const textTime = textClock(config.textTimeZone, now);
+  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, textTime, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -86,7 +89,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
-  const roomList = new RoomListCache(() => engine.rooms(), config.roomsCacheMs, now);
   let isShuttingDown = false;
 
   const http = createServer(

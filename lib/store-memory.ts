@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { DedupeWindow } from './dedupe.ts';
 import { planPage, RoomHistory } from './history.ts';
 import { nameKey } from './names.ts';
+import type { Topic } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
 interface KeptSession {
@@ -26,6 +27,7 @@ export function createMemoryStore(options: StoreOptions): Store {
   /** Token by `<room> <nameKey of the name>`. */
   const owners = new Map<string, string>();
   const mail = new Map<string, DirectMessage[]>();
+  const topics = new Map<string, Topic>();
   const ownerKey = (room: string, name: string) => `${room} ${nameKey(name)}`;
   const historyOf = (room: string): RoomHistory => {
     let history = histories.get(room);
@@ -102,8 +104,13 @@ export function createMemoryStore(options: StoreOptions): Store {
       box?.splice(0, count);
       if (box?.length === 0) mail.delete(token);
     },
+    topic: (room) => topics.get(room),
+    setTopic(room, topic) {
+      topics.set(room, topic);
+    },
     isHealthy: () => true,
     forgetRoom(room) {
+      topics.delete(room);
       const history = histories.get(room);
       if (history) historyBudget.release(room, history.bytes);
       histories.delete(room);

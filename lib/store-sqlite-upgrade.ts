@@ -35,3 +35,11 @@ export function upgradeFrom1(db: BetterSqlite3.Database): void {
     db.prepare("UPDATE meta SET value = '2' WHERE key = 'schema'").run();
   })();
 }
+
+/** Schema 2 to 3: messages gain `action` (every message kept before is a plain one); `topics` is made by the schema itself. */
+export function upgradeFrom2(db: BetterSqlite3.Database): void {
+  db.transaction(() => {
+    db.exec('ALTER TABLE messages ADD COLUMN action INTEGER NOT NULL DEFAULT 0');
+    db.prepare("UPDATE meta SET value = '3' WHERE key = 'schema'").run();
+  })();
+}

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type HistoryHolder, messagesBytes, planPage, planReplay } from './history.ts';
 import { nameKey } from './names.ts';
-import { upgradeFrom1 } from './store-sqlite-upgrade.ts';
+import { upgradeFrom1, upgradeFrom2 } from './store-sqlite-upgrade.ts';
 import { atTurnEnd } from './turn.ts';
-import type { ChatMessage } from './protocol.ts';
+import type { ChatMessage, Topic } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -34,7 +34,8 @@ export class StoreError extends Error {}
 export const DATABASE_FILE = 'plainchat.db';
 // 2: `sessions.name_key` is nameKey (lib/names.ts); a file of schema 1 is upgraded as it opens.
 // Bump it, with an upgrade, whenever nameKey changes (unhomoglyph's data, say): keys are kept.
-const SCHEMA_VERSION = '2';
+// 3: `messages.action` marks an action (`/me`), and `topics` keeps each room's topic.
+const SCHEMA_VERSION = '3';
 const DAY_MS = 86_400_000;
 
 const SCHEMA = `
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS rooms (room TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
-  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL);
+  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL, action INTEGER NOT NULL DEFAULT 0);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, seq);
 CREATE TABLE IF NOT EXISTS sent (dedupe BLOB PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
@@ -52,6 +53,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_last_seen ON sessions (last_seen);
 CREATE TABLE IF NOT EXISTS mail (
   id INTEGER PRIMARY KEY, session BLOB NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, ts INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS mail_by_session ON mail (session, id);
+CREATE TABLE IF NOT EXISTS topics (room TEXT PRIMARY KEY, topic TEXT NOT NULL, by TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 interface Row {
@@ -59,6 +61,7 @@ interface Row {
   ts: number;
   sender: string;
   body: string;
+  action: number;
 }
 
 /** One room's numbering and the newest committed messages, in memory while the room is active. */
@@ -134,6 +137,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       upgradeFrom1(db);
       meta.set('schema', '2');
     }
+    if (meta.get('schema') === '2') {
+      upgradeFrom2(db);
+      meta.set('schema', '3');
+    }
     if (meta.get('schema') !== SCHEMA_VERSION) throw new StoreError(`${file} has schema ${meta.get('schema')}, this plainchat reads ${SCHEMA_VERSION}; use a matching plainchat or another --data-dir`);
     epoch = meta.get('epoch')!;
   } catch (err) {
@@ -162,11 +169,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   const sql = {
     roomSeq: db.prepare('SELECT seq FROM rooms WHERE room = ?').pluck(),
     saveRoom: db.prepare('INSERT INTO rooms (room, seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET seq = excluded.seq'),
-    insert: db.prepare('INSERT INTO messages (room, seq, ts, sender, body, session) VALUES (?, ?, ?, ?, ?, ?)'),
+    insert: db.prepare('INSERT INTO messages (room, seq, ts, sender, body, session, action) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     remember: db.prepare('INSERT OR REPLACE INTO sent (dedupe, seq, ts) VALUES (?, ?, ?)'),
     prior: db.prepare('SELECT seq FROM sent WHERE dedupe = ? AND ts >= ?').pluck(),
     forgetSent: db.prepare('DELETE FROM sent WHERE ts < ?'),
-    range: db.prepare('SELECT seq, ts, sender, body FROM messages WHERE room = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
+    range: db.prepare('SELECT seq, ts, sender, body, action FROM messages WHERE room = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
     oldest: db.prepare('SELECT min(seq) FROM messages WHERE room = ?').pluck(),
     rooms: db.prepare('SELECT room FROM rooms WHERE EXISTS (SELECT 1 FROM messages WHERE messages.room = rooms.room)').pluck(),
     trimRoom: db.prepare('DELETE FROM messages WHERE room = ? AND seq <= ?'),
@@ -188,10 +195,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     keepMail: db.prepare('INSERT INTO mail (session, sender, recipient, body, ts) VALUES (?, ?, ?, ?, ?)'),
     countMail: db.prepare('SELECT count(*) FROM mail WHERE session = ?').pluck(),
     mail: db.prepare('SELECT sender, recipient, body, ts FROM mail WHERE session = ? ORDER BY id'),
+    topic: db.prepare('SELECT topic, by, ts FROM topics WHERE room = ?'),
+    setTopic: db.prepare('INSERT INTO topics (room, topic, by, ts) VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, by = excluded.by, ts = excluded.ts'),
     dropMail: db.prepare('DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE session = ? ORDER BY id LIMIT ?)'),
   };
 
-  const toMessage = (row: Row): ChatMessage => ({ sender: row.sender, message: row.body, ts: row.ts, epoch, seq: row.seq });
+  const toMessage = (row: Row): ChatMessage => ({ sender: row.sender, message: row.body, ts: row.ts, epoch, seq: row.seq, ...(row.action ? { action: true } : {}) });
   const states = new Map<string, RoomState>();
   /** Rooms with messages since the last trim. */
   const touched = new Set<string>();
@@ -349,7 +358,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       }
       const numbered: ChatMessage = { ...message, epoch, seq: state.seq + 1 };
       write(room, () => {
-        sql.insert.run(room, numbered.seq, numbered.ts, numbered.sender, numbered.message, hash(origin?.token ?? ''));
+        sql.insert.run(room, numbered.seq, numbered.ts, numbered.sender, numbered.message, hash(origin?.token ?? ''), numbered.action ? 1 : 0);
         if (dedupe) sql.remember.run(dedupe, numbered.seq, numbered.ts);
       });
       state.seq = numbered.seq;
@@ -402,6 +411,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     },
     dropDirect(token, _room, count) {
       if (count > 0) write(undefined, () => sql.dropMail.run(hash(token), count));
+    },
+    topic: (room) => sql.topic.get(room) as Topic | undefined,
+    setTopic(room, { topic, by, ts }) {
+      write(room, () => sql.setTopic.run(room, topic, by, ts));
     },
     isHealthy: () => isHealthy,
     forgetRoom(room) {

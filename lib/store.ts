@@ -7,7 +7,7 @@
 // only what is committed, so nothing a reader is given can still be rolled back.
 
 import type { HistoryBudget, Position, Replay } from './history.ts';
-import type { ChatMessage } from './protocol.ts';
+import type { ChatMessage, Topic } from './protocol.ts';
 
 /** A direct message as its two ends see it. `stored` (to the sender) and `missed` (to the recipient) mark one kept for an offline recipient. */
 export interface DirectMessage {
@@ -89,6 +89,10 @@ export interface Store {
   directFor(token: string, room: string): DirectMessage[];
   /** Forgets the session's `count` oldest kept direct messages: they have been handed out. */
   dropDirect(token: string, room: string, count: number): void;
+  /** The room's topic, as last set (committed). */
+  topic(room: string): Topic | undefined;
+  /** Keeps the room's topic, in the current batch. */
+  setTopic(room: string, topic: Topic): void;
   /** False while writes fail (the last commit did): sends then get `unavailable`, and /healthz says so. */
   isHealthy(): boolean;
   /** The room has had no peers for a while: its in-memory state may go (history too, in memory). */

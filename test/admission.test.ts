@@ -10,6 +10,8 @@ const LIMITS: AdmissionLimits = {
   eventsPerSecond: 10,
   eventBurst: 3,
   roomsPerMinute: 2,
+  pasteQueueBytesPerIp: 100,
+  maxPasteQueueBytes: 150,
   replaysPerMinute: 1,
   maxAddresses: 100,
 };
@@ -71,4 +73,15 @@ test('the table of addresses stays bounded, forgetting the longest idle one that
   for (let i = 0; i < 1000; i++) admission.takeRequest(`10.0.${i >> 8}.${i & 255}`);
   assert.equal(admission.addresses, 3);
   assert.equal(admission.socketsFrom('holder'), 1, 'an address with a socket open is kept');
+});
+
+test("waiting events are bounded per address and in all, and released bytes count again", () => {
+  const admission = new Admission(LIMITS, () => 0);
+  assert.ok(admission.holdWaiting('1.1.1.1', 60));
+  assert.ok(!admission.holdWaiting('1.1.1.1', 50), 'the address is over its 100');
+  assert.ok(admission.holdWaiting('2.2.2.2', 80));
+  assert.ok(!admission.holdWaiting('3.3.3.3', 20), 'the total is over its 150');
+  admission.releaseWaiting('1.1.1.1', 60);
+  assert.ok(admission.holdWaiting('3.3.3.3', 20));
+  assert.ok(admission.holdWaiting('1.1.1.1', 50));
 });

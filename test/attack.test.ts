@@ -26,7 +26,8 @@ describe('budgets per address', () => {
   test('reconnecting for a fresh rate-limit bucket earns nothing: the budget is the address\'s, and every refused send is told so', async () => {
     const eventBurstPerIp = 40;
     const eventsPerSecondPerIp = 10;
-    const server = await startTestServer({ eventBurstPerIp, eventsPerSecondPerIp, maxConnectionsPerIp: 100 });
+    // No paste queue: each send over the budget is refused at once, as a flood beyond the queue is.
+    const server = await startTestServer({ eventBurstPerIp, eventsPerSecondPerIp, maxConnectionsPerIp: 100, pasteQueueEvents: 0 });
     const reader = await join(server, '/ws', '127.0.0.9');
     const started = Date.now();
     let refused = 0;

@@ -446,7 +446,8 @@ describe('the page in Chromium', { skip: isChromiumMissing ? `no Chromium at ${C
   });
 
   test('messages refused by the rate limit are retried until delivered, even across a reload', async () => {
-    const strict = await startServer({ ...testConfig(0), rateBurst: 2, ratePerSecond: 1, historyOnJoin: 20 }, { log: () => {} });
+    // No paste queue, so that sends are refused as they are beyond a full one.
+    const strict = await startServer({ ...testConfig(0), rateBurst: 2, ratePerSecond: 1, historyOnJoin: 20, pasteQueueEvents: 0 }, { log: () => {} });
     const context = await browser.newContext();
     const page = await context.newPage();
     try {

@@ -114,7 +114,7 @@ describe('typing', async () => {
   });
 
   test('typing counts against the rate limit', async () => {
-    const strict = await startTestServer({ rateBurst: 3, ratePerSecond: 1 });
+    const strict = await startTestServer({ rateBurst: 3, ratePerSecond: 1, pasteQueueEvents: 0 });
     const typist = await join(strict);
     for (let i = 0; i < 6; i++) typist.client.send({ type: 'typing', data: i % 2 === 0 });
     assert.equal((await typist.client.nextOfType('error')).data.code, 'rate-limited');

@@ -7,6 +7,7 @@ import { OPTIONS } from '../lib/config.ts';
 import { CLOSE, ERROR_CODES, REFUSE } from '../lib/errors.ts';
 import { ANIMALS, COLORS } from '../lib/names.ts';
 import { CLIENT_TYPES } from '../lib/protocol.ts';
+import { normalizeSession, playTextSession, sessionServer } from './text-session.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const readme = read('README.md');
@@ -67,4 +68,15 @@ test('every event in the tables has an example, and every example is valid JSON'
   const tables = [between('### Server to client', '### Client to server'), between('### Client to server', '**Commands.**')];
   assert.ok(tables.flatMap(typesIn).length >= 18, `found ${tables.flatMap(typesIn)}`);
   for (const type of tables.flatMap(typesIn)) assert.ok(lines.some((line) => line.startsWith(`{"type":"${type}"`)), `an example of ${type}`);
+});
+
+test('the text-mode websocat session is what the server sends, line for line', async () => {
+  const server = await sessionServer();
+  try {
+    const played = normalizeSession(await playTextSession(server));
+    const documented = /## A websocat session in text mode[\s\S]*?```console\n([\s\S]*?)\n```/.exec(protocol)?.[1];
+    assert.equal(documented, played, `docs/PROTOCOL.md should show this session:\n${played}`);
+  } finally {
+    await server.close();
+  }
 });

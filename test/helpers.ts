@@ -160,6 +160,8 @@ export async function join(server: ChatServer, path = '/ws', localAddress?: stri
   const history = [];
   for (;;) {
     const event = await client.next();
+    // A room with a topic says it before its history.
+    if (event.type === 'topic') continue;
     if (event.type === 'synced') return { client, name: named.data, peers: peers.data, token: session.data.token, synced: event.data, history };
     if (event.type !== 'message' || event.data.history !== true) throw new Error(`unexpected event before synced: ${JSON.stringify(event)}`);
     history.push(event.data);
@@ -269,4 +271,62 @@ export async function scrape(server: ChatServer): Promise<Map<string, number>> {
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   return parseMetrics(await res.text());
+}
+
+export interface TextClient {
+  readonly ws: WebSocket;
+  /** Every frame received so far, as text. */
+  readonly frames: string[];
+  /** How many of them `expect` has gone past. */
+  readonly taken: number;
+  /** Waits for a frame that `match` matches (a string: equal to it) after those already taken; returns it. */
+  expect(match: string | RegExp, timeoutMs?: number): Promise<string>;
+  send(line: string): void;
+  readonly closed: Promise<{ code: number; reason: string }>;
+}
+
+/** A text-mode client (`format=text`), as a terminal user's WebSocket client is: frames are lines of text. */
+export async function connectText(server: ChatServer, query = ''): Promise<TextClient> {
+  const ws = new WebSocket(wsUrl(server, `/ws?format=text${query ? `&${query}` : ''}`));
+  const frames: string[] = [];
+  let taken = 0;
+  let wake: (() => void) | undefined;
+  ws.on('message', (data) => {
+    frames.push(data.toString());
+    wake?.();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  after(() => ws.terminate());
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    frames,
+    get taken() {
+      return taken;
+    },
+    async expect(match, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        while (taken < frames.length) {
+          const frame = frames[taken++]!;
+          if (typeof match === 'string' ? frame === match : match.test(frame)) return frame;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no frame like ${String(match)} within ${timeoutMs} ms; got: ${JSON.stringify(frames)}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    },
+    send: (line) => ws.send(line),
+    closed,
+  };
 }

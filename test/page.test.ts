@@ -9,7 +9,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { defaultConfig } from '../lib/config.ts';
 import { type ChatServer, startServer } from '../lib/server.ts';
 import { CHROMIUM, CHROMIUM_ARGS, isChromiumMissing, nameOn, openPage, say, setHidden } from './chromium.ts';
-import { CROWD_BUDGETS, join, nextMessage, spawnServer, tempDataDir, type TestClient } from './helpers.ts';
+import { CROWD_BUDGETS, join, nextMessage, spawnServer, tempDataDir, type TestClient, until } from './helpers.ts';
 
 // Sixty peers come from one address in one test: the per-address socket cap is raised for it.
 // The rooms list is read fresh each time, so that its counts are exact.
@@ -613,6 +613,42 @@ describe('a page to keep open all day', { skip: isChromiumMissing ? `no Chromium
     assert.equal(await time.isVisible(), true);
     const full = await time.evaluate((element) => getComputedStyle(element, '::after').content);
     assert.ok(full.includes(String(new Date().getFullYear())), `the full date is shown: ${full}`);
+    await context.close();
+  });
+
+  test('the IRC commands from the page: /me as an action, /topic in the header, /list, /join, and /quit staying away', async () => {
+    const room = freshRoom();
+    const { page, context, name } = await open(room);
+    const other = await peer(room);
+    await say(page, '/me waves');
+    const action = await other.nextOfType('message');
+    assert.deepEqual([action.data.message, action.data.action], ['waves', true]);
+    const shown = line(page, 'waves');
+    await shown.waitFor();
+    assert.ok(await shown.evaluate((li) => li.classList.contains('action') && getComputedStyle(li.querySelector('.text')!).fontStyle === 'italic'));
+    assert.equal(await shown.evaluate((li) => li.textContent?.startsWith(`${li.querySelector('.who b')!.textContent} waves`)), true, 'reads "name waves"');
+
+    other.send('/topic deploy at five');
+    await page.locator('#topic', { hasText: 'deploy at five' }).waitFor();
+    await page.locator('#messages .note', { hasText: 'set the topic: deploy at five' }).waitFor();
+    const later = await open(room);
+    await later.page.locator('#topic', { hasText: 'deploy at five' }).waitFor();
+    await later.context.close();
+
+    await say(page, '/list');
+    await page.locator('#messages .note', { hasText: `#${room} (` }).waitFor();
+
+    await say(page, '/join elsewhere');
+    await page.locator('#room', { hasText: '#elsewhere' }).waitFor();
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    assert.equal(await page.locator('#topic').textContent(), '', 'no topic here');
+    await until(async () => (await other.nextOfType('peer-left', 15_000)).data.includes(name), 16_000, () => 'it left the room (after the grace period: the page reconnects in the new room)');
+
+    await say(page, '/quit gone fishing');
+    await page.locator('#status', { hasText: 'You left' }).waitFor();
+    await page.waitForTimeout(1500);
+    assert.equal(await page.locator('#status').textContent(), 'You left', 'it does not come back by itself');
+    assert.equal(await page.locator('#reconnect').isVisible(), true, 'but offers to');
     await context.close();
   });
 

@@ -66,7 +66,7 @@ describe('history requests', async () => {
 });
 
 test('history requests count against the rate limit', async () => {
-  const server = await startTestServer({ rateBurst: 3, ratePerSecond: 1 });
+  const server = await startTestServer({ rateBurst: 3, ratePerSecond: 1, pasteQueueEvents: 0 });
   const reader = await join(server);
   for (let i = 0; i < 4; i++) reader.client.send({ type: 'history', data: { before: 1 } });
   const answers = [];

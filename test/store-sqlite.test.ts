@@ -114,7 +114,7 @@ test('a file of schema 1 (names keyed in lower case) is rekeyed by nameKey once;
   for (const { id, name } of db.prepare('SELECT id, name FROM sessions').all() as Array<{ id: Buffer; name: string }>) {
     db.prepare("UPDATE sessions SET room = 'lobby', name_key = ? WHERE id = ?").run(name.toLowerCase(), id);
   }
-  db.exec("CREATE UNIQUE INDEX sessions_by_name ON sessions (room, name_key); UPDATE meta SET value = '1' WHERE key = 'schema'");
+  db.exec("CREATE UNIQUE INDEX sessions_by_name ON sessions (room, name_key); ALTER TABLE messages DROP COLUMN action; UPDATE meta SET value = '1' WHERE key = 'schema'");
   db.close();
 
   const upgraded = await open(dataDir, {}, () => clock);
@@ -125,11 +125,35 @@ test('a file of schema 1 (names keyed in lower case) is rekeyed by nameKey once;
   assert.equal(upgraded.nameOwner('lobby', 'maroon-moose')?.name, 'maroon-moose');
   assert.equal(upgraded.nameOwner('lobby', 'ada')?.name, 'Ada');
   await upgraded.close();
-  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '2');
+  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '3');
   assert.equal(query(dataDir, 'SELECT count(*) FROM sessions'), 3);
   assert.equal(query(dataDir, 'SELECT count(*) FROM mail'), 0, "the dropped session's mail went with it");
 
   const reopened = await open(dataDir, {}, () => clock);
-  assert.equal(reopened.sessionName('token-ada', 'lobby'), 'Ada', 'opens as schema 2, with nothing more to do');
+  assert.equal(reopened.sessionName('token-ada', 'lobby'), 'Ada', 'opens as schema 3, with nothing more to do');
+  await reopened.close();
+});
+
+test('a file of schema 2 (no actions, no topics) keeps its messages and takes actions and topics once upgraded', async () => {
+  const dataDir = tempDataDir();
+  const store = await open(dataDir, {}, Date.now);
+  store.append('lobby', { sender: 'ada', message: 'before', ts: 1 });
+  await store.close();
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  db.exec("ALTER TABLE messages DROP COLUMN action; DROP TABLE topics; UPDATE meta SET value = '2' WHERE key = 'schema'");
+  db.close();
+
+  const upgraded = await open(dataDir, {}, Date.now);
+  upgraded.append('lobby', { sender: 'ada', message: 'waves', ts: 2, action: true });
+  upgraded.setTopic('lobby', { topic: 'release day', by: 'ada', ts: 3 });
+  await upgraded.commit();
+  await upgraded.close();
+  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '3');
+  const reopened = await open(dataDir, {}, Date.now);
+  assert.deepEqual(reopened.page('lobby', 3, 10).messages.map(({ message, action }) => ({ message, action })), [
+    { message: 'before', action: undefined },
+    { message: 'waves', action: true },
+  ]);
+  assert.deepEqual(reopened.topic('lobby'), { topic: 'release day', by: 'ada', ts: 3 });
   await reopened.close();
 });
