@@ -306,7 +306,7 @@ export function helpText(): string {
     return `  ${usage(o).padEnd(flagWidth)} ${o.env.padEnd(envWidth)} ${o.help}${fallback}`;
   });
   return [
-    'Usage: npm start -- [options]   or   node server.ts [options]',
+    'Usage: npm start -- [options]   or, on Node 22.18 or later:   node server.ts [options]',
     '',
     'Every option can also be set by its environment variable; a flag wins over the environment.',
     '',

@@ -70,8 +70,8 @@ test('a switch takes no value as a flag, and 1, true, 0 or false from the enviro
   assert.throws(() => parseConfig(['--store-synchronous', 'extra'], {}), /--store-synchronous: expected normal or full, got "extra"/);
 });
 
-async function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, ...args], { env: { ...process.env, ...env } });
+async function run(args: string[], env: Record<string, string> = {}, nodeFlags = ['--import', 'tsx']) {
+  const child = spawn(process.execPath, [...nodeFlags, SERVER, ...args], { env: { ...process.env, ...env } });
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   child.stderr.on('data', (chunk) => (out += chunk));
@@ -84,6 +84,19 @@ test('server.ts --help lists every option with its environment variable', async 
   assert.equal(code, 0);
   assert.ok(OPTIONS.length >= 14);
   for (const { flag, env, isSwitch } of OPTIONS) assert.match(out, new RegExp(`${flag}${isSwitch ? '' : ' <value>'}\\s+${env}\\s`));
+});
+
+test('node server.ts, without tsx, runs where Node strips types and elsewhere says in one line what it needs', async () => {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const stripsTypes = major > 23 || (major === 23 && minor >= 6) || (major === 22 && minor >= 18);
+  const { code, out } = await run(['--help'], {}, []);
+  if (stripsTypes) {
+    assert.equal(code, 0, out);
+    assert.match(out, /^Usage: /);
+  } else {
+    assert.equal(code, 1);
+    assert.equal(out, `plainchat: node server.ts needs Node 22.18 or newer (this is ${process.versions.node}); run npm start instead, which works on Node 20 and later\n`);
+  }
 });
 
 test('server.ts exits non-zero on invalid configuration and says what to fix', async () => {
