@@ -422,6 +422,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
     // Set while the room has peers (its keys are persistent then); it expires with the room's history once the room empties.
     async setTopic(room, topic) {
       await client.set(key(room, 'topic'), JSON.stringify(topic));
+      // Left by everyone meanwhile: it goes with the room's history.
+      if ((await client.hLen(key(room, 'names'))) === 0) await client.pExpire(key(room, 'topic'), roomTtlMs);
       await client.publish(`${channelPrefix}${room}`, JSON.stringify({ type: 'topic', data: topic }));
     },
     async topic(room) {

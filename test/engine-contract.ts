@@ -246,6 +246,21 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.equal((await engine.replay('lobby', undefined, 10)).messages.length, 0);
       }));
 
+    test("a room's topic is kept and heard; a quit's reason is heard and not kept", () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        await enter(engine, 'lobby');
+        assert.equal(await engine.topic('lobby'), undefined);
+        const topic = { topic: 'release on Friday', by: 'ada', ts: 5 };
+        await engine.setTopic('lobby', topic);
+        await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'topic' && event.data.topic === topic.topic);
+        assert.deepEqual(await engine.topic('lobby'), topic);
+        assert.equal(await engine.topic('dev'), undefined, 'per room');
+        await engine.signal('lobby', { type: 'peer-quit', data: { name: 'ada', reason: 'lunch' } });
+        await heard(under, ({ event }) => event.type === 'peer-quit' && event.data.reason === 'lunch');
+        assert.equal((await engine.replay('lobby', undefined, 10)).messages.length, 0);
+      }));
+
     describe('sessions kept while away', () => {
       /** A peer whose session `token` was kept and whose connection is gone: its name, owned while away. */
       async function away(engine: Engine, token: string): Promise<string> {

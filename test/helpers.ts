@@ -75,17 +75,14 @@ export interface TestClient {
   close(): Promise<void>;
 }
 
-/**
- * Opens a WebSocket to the server (or to a ws:// URL) and queues its events; `localAddress` (any
- * 127.x.y.z) makes the client another source address.
- */
-export async function connect(server: ChatServer | string, path = '/ws', localAddress?: string): Promise<TestClient> {
-  const ws = new WebSocket(typeof server === 'string' ? server : wsUrl(server, path), { localAddress });
-  const received: WireEvent[] = [];
+/** A WebSocket whose frames, each read with `parse`, are queued for `next` to take in order. */
+async function openFrames<T>(url: string, parse: (text: string) => T, localAddress?: string) {
+  const ws = new WebSocket(url, { localAddress });
+  const received: T[] = [];
   let taken = 0;
   let wake: (() => void) | undefined;
   ws.on('message', (data) => {
-    received.push(JSON.parse(data.toString()) as WireEvent);
+    received.push(parse(data.toString()));
     wake?.();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
@@ -100,10 +97,11 @@ export async function connect(server: ChatServer | string, path = '/ws', localAd
     ws.once('error', reject);
   });
 
-  async function next(timeoutMs = 3000): Promise<WireEvent> {
+  /** The next frame not yet taken; rejects after `timeoutMs`, or once the socket has closed. */
+  async function next(timeoutMs = 3000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     while (taken >= received.length) {
-      if (ws.readyState === WebSocket.CLOSED) throw new Error('the socket closed while waiting for an event');
+      if (ws.readyState === WebSocket.CLOSED) throw new Error(`the socket closed while waiting for an event; got so far: ${JSON.stringify(received)}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no event within ${timeoutMs} ms; got so far: ${JSON.stringify(received)}`);
       await new Promise<void>((resolve) => {
@@ -117,7 +115,23 @@ export async function connect(server: ChatServer | string, path = '/ws', localAd
     }
     return received[taken++]!;
   }
+  return {
+    ws,
+    received,
+    next,
+    closed,
+    get taken() {
+      return taken;
+    },
+  };
+}
 
+/**
+ * Opens a WebSocket to the server (or to a ws:// URL) and queues its events; `localAddress` (any
+ * 127.x.y.z) makes the client another source address.
+ */
+export async function connect(server: ChatServer | string, path = '/ws', localAddress?: string): Promise<TestClient> {
+  const { ws, received, next, closed } = await openFrames(typeof server === 'string' ? server : wsUrl(server, path), (text) => JSON.parse(text) as WireEvent, localAddress);
   return {
     ws,
     received,
@@ -287,46 +301,23 @@ export interface TextClient {
 
 /** A text-mode client (`format=text`), as a terminal user's WebSocket client is: frames are lines of text. */
 export async function connectText(server: ChatServer, query = ''): Promise<TextClient> {
-  const ws = new WebSocket(wsUrl(server, `/ws?format=text${query ? `&${query}` : ''}`));
-  const frames: string[] = [];
-  let taken = 0;
-  let wake: (() => void) | undefined;
-  ws.on('message', (data) => {
-    frames.push(data.toString());
-    wake?.();
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  after(() => ws.terminate());
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const frames = await openFrames(wsUrl(server, `/ws?format=text${query ? `&${query}` : ''}`), (text) => text);
   return {
-    ws,
-    frames,
+    ws: frames.ws,
+    frames: frames.received,
     get taken() {
-      return taken;
+      return frames.taken;
     },
     async expect(match, timeoutMs = 3000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        while (taken < frames.length) {
-          const frame = frames[taken++]!;
-          if (typeof match === 'string' ? frame === match : match.test(frame)) return frame;
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no frame like ${String(match)} within ${timeoutMs} ms; got: ${JSON.stringify(frames)}`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
+        const frame = await frames.next(Math.max(1, deadline - Date.now())).catch((err: Error) => {
+          throw new Error(`no frame like ${String(match)} within ${timeoutMs} ms (${err.message})`);
         });
-        wake = undefined;
+        if (typeof match === 'string' ? frame === match : match.test(frame)) return frame;
       }
     },
-    send: (line) => ws.send(line),
-    closed,
+    send: (line) => frames.ws.send(line),
+    closed: frames.closed,
   };
 }
