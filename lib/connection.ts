@@ -82,11 +82,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #typingTimer: NodeJS.Timeout | undefined;
   /** Live events that arrived while the greeting and replay were being read; sent after them. */
   #held: Array<{ frame: Buffer; seq: number | undefined; event: ServerEvent }> | undefined = [];
+  #heldBytes = 0;
   /** With `format=text`: events go out as the lines of text.ts, and each frame is a line typed. */
   #isText = false;
   /** The room this connection came to and its session's token there (see roomToken). */
   #home: { room: string; token: string } | undefined;
-  #heldBytes = 0;
   /** Set while the replay is being written: the entry's deadline then blames the reader, not the join. */
   #isReplaying = false;
   /** The room's position this client has: the newest seq it was sent. */
