@@ -49,6 +49,8 @@ function historyFrame(message: ChatMessage): Buffer {
   if (!frame) historyFrames.set(message, (frame = frameText(encodeEvent(historyEvent(message)))));
   return frame;
 }
+/** The answer to asking for the topic of a room that has none (never set, or cleared). */
+const NO_TOPIC = { topic: '', by: '', ts: 0 };
 const historyEvent = (message: ChatMessage): ServerEvent => ({ type: 'message', data: { ...message, history: true } });
 
 /**
@@ -95,7 +97,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * Frames that came over the rate limit, waiting for its tokens (a paste, not a flood: IRC
    * servers' "fake lag"), oldest first; a refusal waits here too, to keep its frame's place.
    */
-  #waiting: Array<string | { refused: number }> = [];
+  #waiting: Array<string | { refused: true }> = [];
   #waitingBytes = 0;
   #waitTimer: NodeJS.Timeout | undefined;
   /**
@@ -291,13 +293,13 @@ export class Connection extends WebSocket implements Peer, Pulse {
     }
     if (this.#isText) {
       this.#send(frameText(renderBanner(session.name, room, peers.length, session.token)));
-      if (topic) this.#sendText({ type: 'topic', data: topic });
+      if (topic?.topic) this.#sendText({ type: 'topic', data: topic });
       if (replay.messages.length > 0) this.#send(frameText('-- history --'));
     } else {
       this.#reply({ type: 'name-generated', data: session.name });
       this.#send(snapshot);
       this.#reply({ type: 'session', data: { token: session.token, maxMessageChars: config.maxMessageChars } });
-      if (topic) this.#reply({ type: 'topic', data: topic });
+      if (topic?.topic) this.#reply({ type: 'topic', data: topic });
     }
     if (!(await this.#writeReplay(replay.messages, replay.seq))) return;
     const { messages, ...position } = replay;
@@ -414,7 +416,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       // Over the queue too: refused.
       counters.rateLimited++;
       if (this.#strike(CLOSE.flood)) return;
-      this.#waiting.push({ refused: this.#budgetWait() });
+      this.#waiting.push({ refused: true });
     }
     // A refusal at the head is answered at once; a frame waits for its tokens.
     this.#waitTimer ??= setTimeout(this.#drain, typeof this.#waiting[0] === 'string' ? this.#budgetWait() : 0);
@@ -443,7 +445,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
       if (typeof next === 'string' && this.#spend() > 0) break;
       this.#waiting.shift();
       if (typeof next !== 'string') {
-        this.#answer(() => this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${next.refused} ms`, retryAfterMs: next.refused }), false);
+        // The wait as of its answer, which comes after what the queue held before it.
+        this.#answer(() => {
+          const wait = this.#budgetWait();
+          this.#sendError({ code: 'rate-limited', message: `too many events; retry in ${wait} ms`, retryAfterMs: wait });
+        }, false);
         continue;
       }
       const bytes = Buffer.byteLength(next);
@@ -542,7 +548,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, now } = this.#context;
     if (text === undefined) {
       return engine.topic(this.room).then(
-        (topic) => this.#reply({ type: 'topic', data: topic ?? { topic: '', by: '', ts: 0 } }),
+        (topic) => this.#reply({ type: 'topic', data: topic?.topic ? topic : NO_TOPIC }),
         () => this.#unavailable('the topic could not be read just now; ask again in a moment'),
       );
     }

@@ -188,8 +188,8 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
       return parseName(rest);
     case 'msg': {
       const quoted = /^"([^"]*)"\s*([\s\S]*)$/.exec(rest);
-      const [, to = '', text = ''] = quoted ?? /^(\S*)\s*([\s\S]*)$/.exec(rest) ?? [];
-      if (!to) return fail('unknown-command', 'usage: /msg <name> <text>; see /help');
+      const [, to = '', text = ''] = quoted ?? (rest.startsWith('"') ? [] : /^(\S*)\s*([\s\S]*)$/.exec(rest)) ?? [];
+      if (!to || text.trim() === '') return fail('unknown-command', 'usage: /msg <name> <text>, with "quotes" around a name with spaces; see /help');
       return parseDirect(to, text, limits);
     }
     case 'me':

@@ -82,7 +82,7 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return by ? `-- ${by} cleared the topic` : '-- no topic is set; /topic <text> sets one';
     }
     case 'room-list':
-      return [`-- ${event.data.rooms.length}${event.data.next === null ? '' : ' (and more)'} rooms:`, ...event.data.rooms.map(({ room, peers }) => `   #${room} (${peers} online)`)].join('\n');
+      return [`-- ${event.data.rooms.length}${event.data.next === null ? '' : ' (and more)'} room${event.data.rooms.length === 1 ? '' : 's'}:`, ...event.data.rooms.map(({ room, peers }) => `   #${room} (${peers} online)`)].join('\n');
     case 'room-changed':
       return `-- you left #${event.data.from}`;
     case 'synced':

@@ -51,6 +51,18 @@ describe('beyond the queue', async () => {
     for (const { data } of refusals) assert.ok(data.retryAfterMs > 0 && data.retryAfterMs <= 1000, `retryAfterMs ${data.retryAfterMs}`);
   });
 
+  test("a refusal's retryAfterMs holds when it is answered: a send after it waits in the queue, not refused", async () => {
+    const slow = await startTestServer({ graceMs: 0, rateBurst: 1, ratePerSecond: 2, pasteQueueEvents: 3, floodLimit: 1000 });
+    const sender = await join(slow);
+    for (let i = 1; i <= 6; i++) sender.client.send(`s${i}`);
+    const refusal = await sender.client.nextOfType('error', 5000);
+    await new Promise((resolve) => setTimeout(resolve, refusal.data.retryAfterMs));
+    sender.client.send('after the wait');
+    await nextMessage(sender.client, 'after the wait', 5000);
+    const refused = sender.client.received.filter((e) => e.type === 'error').length;
+    assert.equal(refused, 2, 'the two over the queue, and not the one sent as told');
+  });
+
   test('a queue is bounded in bytes too', async () => {
     const bytes = await startTestServer({ graceMs: 0, rateBurst: 1, ratePerSecond: 10, pasteQueueBytes: 1000, floodLimit: 1000 });
     const sender = await join(bytes);

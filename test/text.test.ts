@@ -94,6 +94,11 @@ describe('text mode', async () => {
     await client.expect(new RegExp(`^${TIME} <- ${escape(peer.name)}: hi back$`));
     client.send('/msg nobody-here hi');
     await client.expect('!! unknown-recipient: nobody called "nobody-here" is in this room');
+    // A quote left open, or no text: how to write it, not who is missing.
+    for (const line of [`/msg "${peer.name} hi`, `/msg ${peer.name}`, `/msg ${peer.name}   `]) {
+      client.send(line);
+      await client.expect('!! unknown-command: usage: /msg <name> <text>, with "quotes" around a name with spaces; see /help');
+    }
   });
 
   test('a direct message to someone away is kept, and says so at both ends', async () => {
@@ -205,6 +210,10 @@ describe('rooms from one connection', async () => {
     await join(lister, '/ws?room=beta');
     client.send('/list');
     assert.equal(await client.expect(/rooms:/), '-- 2 rooms:\n   #alpha (1 online)\n   #beta (2 online)');
+    const alone = await startTestServer();
+    const single = await enter(alone);
+    single.client.send('/list');
+    assert.equal(await single.client.expect(/room/), '-- 1 room:\n   #lobby (1 online)');
     const json = await join(lister, '/ws?room=beta');
     json.client.send({ type: 'list' });
     assert.deepEqual((await json.client.nextOfType('room-list')).data, { rooms: [{ room: 'alpha', peers: 1 }, { room: 'beta', peers: 3 }], next: null });
@@ -223,6 +232,10 @@ describe('rooms from one connection', async () => {
     assert.deepEqual({ ...(await json.client.nextOfType('topic')).data, ts: 0 }, { topic: 'release on Friday', by: name, ts: 0 });
     client.send('/topic -');
     await client.expect(`-- ${name} cleared the topic`);
+    client.send('/topic');
+    await client.expect('-- no topic is set; /topic <text> sets one');
+    const after = await join(server, '/ws?room=topics');
+    assert.ok(!after.client.received.some((e) => e.type === 'topic'), 'a cleared topic is not shown on entering');
     client.send(`/topic ${'x'.repeat(301)}`);
     await client.expect('!! bad-message: the topic is 301 characters; at most 300 are allowed');
   });
