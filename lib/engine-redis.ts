@@ -235,7 +235,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       epoch = current;
       for (const feed of feeds.values()) feed.restart(epoch);
     }
-    await client.hSet(`${prefix}nodes`, nodeId, 0);
+    // Registered again, its count moving on (set back to 0, a resync every moment would look like a count standing still).
+    await client.hIncrBy(`${prefix}nodes`, nodeId, 1);
     const wanted = new Set<string>();
     for (const [room, feed] of feeds) {
       for (const [folded, { name, token }] of [...feed.holds]) {
@@ -318,14 +319,17 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       if (id !== nodeId) await run(SWEEP, [roomTtlMs, id, count]);
     }
   };
+  // A process beats while it resyncs too: a resync can wait a whole TTL for its subscriber, and
+  // the process is alive all the while (its people still connected to it).
   const beat = async () => {
-    if (resyncing || !client.isReady) return;
+    if (!client.isReady) return;
     try {
       const answer = (await run(BEAT, [epoch, nodeId])) as string[];
       if (answer[0] !== 'ok') {
         await resync();
         return;
       }
+      if (resyncing) return;
       const counts = new Map<string, string>();
       for (let i = 1; i < answer.length; i += 2) counts.set(answer[i]!, answer[i + 1]!);
       await sweep(counts);

@@ -23,7 +23,11 @@ export class Liveness {
     for (const [id, count] of counts) {
       const seen = this.#seen.get(id);
       if (!seen || seen.count !== count) this.#seen.set(id, { count, since: now });
-      else if (now - seen.since > this.#ttlMs) dead.push({ id, count });
+      else if (now - seen.since > this.#ttlMs) {
+        dead.push({ id, count });
+        // Swept, it registers again at count 0 (which it may have died at) and gets a whole TTL.
+        this.#seen.delete(id);
+      }
     }
     return dead;
   }

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createClient } from 'redis';
 import type { ChatServer } from '../lib/server.ts';
 import { join, type Joined, presenceView, type TestClient, until, who } from './helpers.ts';
 import { type RedisServer, startNode, startRedis, withRedis } from './redis-server.ts';
@@ -82,6 +83,35 @@ withRedis('Redis away for longer than the node TTL', async () => {
       assert.deepEqual(leftIn(peer), [ghost.name], `${peer.name} saw only the ghost leave`);
     }
     for (const peer of connected) await peer.client.close();
+  });
+});
+
+withRedis('a process whose subscriber keeps dropping', async () => {
+  test('is still alive while it resyncs: nobody on it is announced as left, and the chat goes on after', async () => {
+    const redis = await startRedis();
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    const subscribers = async () => (await admin.clientList()).filter((client) => client.flags.includes('P')).map((client) => client.id);
+    const one = await startNode(redis.url, FLAGS);
+    const ofOne = new Set(await subscribers());
+    const two = await startNode(redis.url, FLAGS);
+    const a = await join(one, '/ws?room=drops');
+    const b = await join(two, '/ws?room=drops');
+    await until(() => presenceView(a.client.received).size === 2, 5000, () => 'a never saw b');
+    // Two's subscriber is cut again and again, for three node TTLs: each resync waits for a mark it may never hear.
+    const until3Ttl = Date.now() + 3 * NODE_TTL_MS;
+    while (Date.now() < until3Ttl) {
+      for (const id of await subscribers()) if (!ofOne.has(id)) await admin.clientKill({ filter: 'ID', id });
+      await sleep(100);
+    }
+    await sleep(3 * NODE_TTL_MS);
+    await sendAcked(b.client, 'still here', 'd1');
+    await until(() => a.client.received.some((e) => e.type === 'message' && e.data.message === 'still here'), 5000, () => 'b\'s message never reached a');
+    assert.deepEqual(leftIn(a), [], 'b never left');
+    assert.deepEqual(presenceView(a.client.received), new Set([a.name, b.name]));
+    await a.client.close();
+    await b.client.close();
+    await admin.quit();
   });
 });
 
