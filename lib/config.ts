@@ -114,6 +114,18 @@ export interface Config {
   nodeTtlMs: number;
   /** Processes sharing the port on this machine (node:cluster); more than 1 needs `redisUrl`. */
   workers: number;
+  /** Who may come in: anyone, whoever knows the password, or whoever holds a JWT the application signed (see auth.ts). */
+  auth: 'open' | 'password' | 'jwt';
+  /** With `--auth password`: the file holding the shared password. */
+  passwordFile: string | undefined;
+  /** With `--auth jwt`: the file holding the HS256 secret. */
+  jwtSecretFile: string | undefined;
+  /** With `--auth jwt`: the file holding the RS256 or ES256 public key (PEM). */
+  jwtPublicKeyFile: string | undefined;
+  /** How long a connection may take to sign in with its first frames, in ms. */
+  authTimeoutMs: number;
+  /** Wrong passwords or tokens one address may try per minute. */
+  authFailuresPerMinutePerIp: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -159,6 +171,17 @@ function timeZone(raw: string): string {
   } catch {
     throw new Error(`expected local, UTC or a time zone name such as Europe/Paris, got "${raw}"`);
   }
+}
+
+function authMode(raw: string): 'open' | 'password' | 'jwt' {
+  const value = raw.trim().toLowerCase();
+  if (value !== 'open' && value !== 'password' && value !== 'jwt') throw new Error(`expected open, password or jwt, got "${raw}"`);
+  return value;
+}
+
+function filePath(raw: string): string {
+  if (raw.trim() === '') throw new Error('expected a file path, got an empty one');
+  return raw;
 }
 
 function switchValue(raw: string): boolean {
@@ -234,6 +257,12 @@ export const OPTIONS = [
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: this process alone, on its store)' }),
   option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms a process\'s heartbeat may stand still before its peers are taken out of their rooms' }),
   option({ key: 'workers', flag: '--workers', env: 'WORKERS', default: 1, parse: integer(1, 256), help: 'processes sharing the port on this machine (more than 1 needs --redis-url)' }),
+  option({ key: 'auth', flag: '--auth', env: 'AUTH', default: 'open', parse: authMode, help: 'who may come in: open (anyone), password (--password-file), jwt (the app\'s tokens)' }),
+  option({ key: 'passwordFile', flag: '--password-file', env: 'PASSWORD_FILE', default: undefined, parse: filePath, help: 'with --auth password: file holding the shared password (8+ characters)' }),
+  option({ key: 'jwtSecretFile', flag: '--jwt-secret-file', env: 'JWT_SECRET_FILE', default: undefined, parse: filePath, help: 'with --auth jwt: file holding the HS256 secret (32+ characters)' }),
+  option({ key: 'jwtPublicKeyFile', flag: '--jwt-public-key-file', env: 'JWT_PUBLIC_KEY_FILE', default: undefined, parse: filePath, help: 'with --auth jwt: file holding the RS256 or ES256 public key, PEM' }),
+  option({ key: 'authTimeoutMs', flag: '--auth-timeout-ms', env: 'AUTH_TIMEOUT_MS', default: 120_000, parse: integer(1000, 3_600_000), help: 'ms a connection may take to sign in (then: closed with 4401)' }),
+  option({ key: 'authFailuresPerMinutePerIp', flag: '--auth-failures-per-minute-per-ip', env: 'AUTH_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong passwords or tokens an address may try per minute' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
 import type { Admission } from './admission.ts';
+import type { Auth, Identity } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type CloseInfo, type ProtocolError, REFUSE } from './errors.ts';
@@ -17,7 +18,7 @@ import { type Flusher, framePong, frameText, Outbox, PING_FRAME } from './outbox
 import { type ChatMessage, type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent, TEXT_HELP } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { pageOfRooms, type RoomListCache } from './room-list.ts';
-import { newToken, type Session, type Sessions } from './sessions.ts';
+import type { Session, Sessions } from './sessions.ts';
 import { renderBanner, renderText } from './text.ts';
 import { nextSlice } from './turn.ts';
 
@@ -31,6 +32,7 @@ export interface ConnectionContext {
   engine: Engine;
   config: Config;
   roomList: RoomListCache;
+  auth: Auth;
   /** A time as text mode shows it (see text.ts). */
   textTime: (ts: number) => string;
   now: () => number;
@@ -107,14 +109,21 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #answered: Promise<void> | undefined;
   /** Whether #answered waits for chat messages only, all started at once (the engine keeps their order). */
   #isPublishing = false;
+  /** Who signed in (see auth.ts); undefined until then, when the server wants a sign-in. */
+  #identity: Identity | undefined;
+  /** Runs out while waiting for a sign-in (--auth-timeout-ms), then at the token's expiry. */
+  #signInTimer: NodeJS.Timeout | undefined;
+  /** Frames read after the sign-in and before the entry (one TCP read may hold both); handled after it. */
+  #early: RawData[] | undefined;
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
    * the upgrade URL's query (a resume request) and `address` the client's address, whose budgets
    * its events spend. Reading is paused until the peer is in the room, so that the client first sees
-   * its greeting and replay, and nothing it sends is handled before.
+   * its greeting and replay, and nothing it sends is handled before. `identity` is who the upgrade
+   * signed in (undefined: the first frames must, see #awaitSignIn), `token` the session token it brought.
    */
-  accept(raw: Writable, room: string, query: string, address: string, context: ConnectionContext): void {
+  accept(raw: Writable, room: string, query: string, address: string, context: ConnectionContext, identity: Identity | undefined, token: string | undefined): void {
     const { config, now, heartbeat } = context;
     this.room = room;
     this.#address = address;
@@ -132,9 +141,69 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.on('message', Connection.#onMessage);
     this.pause();
     this.#isText = new URLSearchParams(query).get('format') === 'text';
-    const { since, token } = parseResume(query);
-    void this.#enterWithin(since, token, false);
+    const { since } = parseResume(query);
+    if (identity) void this.#enterAs(identity, since, token);
+    else this.#awaitSignIn(since);
   }
+
+  /** Enters as `identity`: under its own session token where it has one (jwt: one per `sub`), closed when its token expires. */
+  #enterAs(identity: Identity, since: ReturnType<typeof parseResume>['since'], token: string | undefined): Promise<void> {
+    this.#identity = identity;
+    if (identity.expiresAt !== undefined) this.#expireAt(identity.expiresAt);
+    const own = this.#context.auth.tokenOf(identity);
+    return this.#enterWithin(since, own ?? token, own !== undefined);
+  }
+
+  /** Closes with `token-expired` at `expiresAt` (ms since the epoch); a timer waits at most about 24 days, so a later one is set again. */
+  #expireAt(expiresAt: number): void {
+    const wait = expiresAt - this.#context.now();
+    if (wait <= 0) return this.#kick(CLOSE.tokenExpired);
+    this.#signInTimer = setTimeout(() => this.#expireAt(expiresAt), Math.min(wait, 2 ** 31 - 1)).unref();
+  }
+
+  /**
+   * The server wants a sign-in and the upgrade carried none: the client is told so (auth-required)
+   * and its frames are read for an `auth` (a password or a JWT, see auth.ts) until --auth-timeout-ms.
+   * Wrong ones spend the address's budget of guesses; the entry follows a right one.
+   */
+  #awaitSignIn(since: ReturnType<typeof parseResume>['since']): void {
+    const { auth, config } = this.#context;
+    this.#signInTimer = setTimeout(() => this.#kick(CLOSE.signInTimeout), config.authTimeoutMs).unref();
+    let isChecking = false;
+    this.#early = [];
+    const required = () => this.#sendError({ code: 'auth-required', message: this.#isText ? 'sign in first: type /auth <password or token>' : 'sign in first: send {"type":"auth","data":"<password or token>"}' });
+    this.#onSignInFrame = (text) => {
+      // What comes while an auth is checked waits for its outcome: a client may send at once after it.
+      if (isChecking && this.#early!.length < config.pasteQueueEvents) return void this.#early!.push(Buffer.from(text));
+      const result = parseClientFrame(text, config, this.#isText);
+      if (isChecking || !result.ok || result.event.type !== 'auth') return required();
+      const wait = this.#context.admission.guessWait(this.#address);
+      if (wait > 0) return this.#sendError({ code: 'auth-failed', message: 'too many wrong sign-ins from your address; wait and try again', retryAfterMs: wait });
+      isChecking = true;
+      void auth.verify(result.event.data).then((verdict) => {
+        isChecking = false;
+        if (this.#hasLeft) return;
+        if (!verdict.ok) {
+          if (verdict.isExpired) return this.#kick(CLOSE.tokenExpired);
+          this.#context.admission.takeGuess(this.#address);
+          this.#sendError({ code: 'auth-failed', message: verdict.message });
+          // What was sent after a wrong auth was sent before any sign-in.
+          for (const frame of this.#early!.splice(0)) this.#onSignInFrame?.(frame.toString());
+          return;
+        }
+        if (verdict.identity.rooms && !verdict.identity.rooms.includes(this.room)) return this.#kick(CLOSE.roomForbidden);
+        clearTimeout(this.#signInTimer);
+        this.#onSignInFrame = undefined;
+        this.pause();
+        void this.#enterAs(verdict.identity, since, undefined);
+      });
+    };
+    this.#reply({ type: 'auth-required', data: { mode: auth.mode === 'jwt' ? 'jwt' : 'password' } });
+    this.resume();
+  }
+
+  /** While a sign-in is awaited: what becomes of each text frame. */
+  #onSignInFrame: ((text: string) => void) | undefined;
 
   /**
    * Enters this.room (see #enter) within one deadline for the whole entry (join, greeting,
@@ -312,6 +381,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#held = undefined;
     this.#heldBytes = 0;
     for (const { frame, seq, event } of held) this.deliver(frame, seq, event);
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const data of early) this.#receive(data, false);
     this.resume();
   }
 
@@ -363,7 +435,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
     let isFirst = session?.connections === 1;
     let snapshot: Buffer | undefined;
     let names: string[] = [];
-    const owned = session?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
+    // A name from the sign-in (jwt's `name` claim) is that person's own, as a session's is.
+    const owned = session?.name ?? this.#identity?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
     const enter = (request: { token: string; name?: string }) =>
       engine.join(room, {
         ...request,
@@ -387,7 +460,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const resumed = owned === undefined ? undefined : await enter({ token: token!, name: owned });
     // A name that now belongs to someone else (Redis lost its data) is given up for a fresh one.
     // A token the client brought is taken only when known; one this connection made is its own.
-    const entered = resumed ?? (await enter({ token: isOwnToken ? token! : newToken() }));
+    const entered = resumed ?? (await enter({ token: isOwnToken ? token! : this.#context.auth.newToken() }));
     if (!entered) throw new Error('no name could be taken');
     return { snapshot: snapshot!, peers: names, hasMail: resumed !== undefined && isFirst };
   }
@@ -396,10 +469,19 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { counters, config } = this.#context;
     this.isAlive = true;
     counters.framesReceived++;
-    // Nothing is read before the first entry; during a /join the frames wait their turn (see #answer).
-    if (!this.#home || this.#hasLeft) return;
+    if (this.#hasLeft) return;
     if (isBinary) {
       this.#kick(CLOSE.binary);
+      return;
+    }
+    if (this.#onSignInFrame) {
+      if (this.#bucket.take() > 0) this.#kick(CLOSE.flood);
+      else this.#onSignInFrame(data.toString());
+      return;
+    }
+    // Nothing is read before the first entry (but what came with a sign-in); during a /join the frames wait their turn (see #answer).
+    if (!this.#home) {
+      if (this.#early && this.#early.length < this.#context.config.pasteQueueEvents) this.#early.push(data);
       return;
     }
     const text = data.toString();
@@ -540,6 +622,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
       case 'message':
         this.#setTyping(session, false);
         return this.#publish(session, event.data, event.id, event.action);
+      case 'auth':
+        return this.#sendError({ code: 'auth-failed', message: 'you are signed in already; to sign in as someone else, connect again' });
     }
   }
 
@@ -565,6 +649,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, config, admission } = this.#context;
     const from = this.room;
     if (to === from) return this.#sendError({ code: 'bad-room', message: `you are in #${to} already` });
+    if (this.#identity?.rooms && !this.#identity.rooms.includes(to)) return this.#sendError({ code: 'room-refused', message: `your sign-in does not let you into #${to}` });
     if (!engine.heldRooms.has(to)) {
       if (engine.heldRooms.size >= config.maxRooms) return this.#sendError({ code: 'room-refused', message: REFUSE.roomsFull.message });
       const wait = admission.takeRoom(this.#address);
@@ -610,6 +695,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #leave(immediately = false): void {
     this.#hasLeft = true;
     clearTimeout(this.#waitTimer);
+    clearTimeout(this.#signInTimer);
     this.#context.admission.releaseWaiting(this.#address, this.#waitingBytes);
     this.#waitingBytes = 0;
     this.#waiting = [];
@@ -656,6 +742,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const { engine, log } = this.#context;
     const from = session.name;
     if (to === from) return this.#sendError({ code: 'bad-name', message: `you are already called ${JSON.stringify(from)}` });
+    if (this.#context.auth.mode === 'jwt') return this.#sendError({ code: 'bad-name', message: 'here your name comes from your sign-in; the application that signed you in can change it' });
     return engine
       .rename(this.room, from, to, session.token)
       .then((isRenamed) => {

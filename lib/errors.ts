@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
+  'auth-required': 'this server wants a sign-in first (see `auth-required`): send `{"type":"auth","data":"<password or token>"}`, or /auth <password or token>',
+  'auth-failed': 'the password or token of an `auth` is wrong or not valid (the message says why); `retryAfterMs` when the address has made too many wrong tries',
   unavailable: 'the server could not keep or pass on the event just now (the store cannot write, or Redis is unreachable); nothing changed',
 } as const;
 
@@ -46,6 +48,9 @@ export const CLOSE = {
   tooBig: { code: 1009, reason: '', reconnect: false },
   quit: { code: 1000, reason: 'quit', reconnect: false },
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
+  signInTimeout: { code: 4401, reason: 'no sign-in in time; connect again and sign in', reconnect: false },
+  roomForbidden: { code: 4403, reason: 'your sign-in does not let you into this room', reconnect: false },
+  tokenExpired: { code: 4440, reason: 'token expired: fetch a new token and connect again', reconnect: true },
   slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
   slowReplay: { code: 4008, reason: 'too slow: the greeting and replay were not read in time', reconnect: true },
 } as const;
@@ -68,6 +73,10 @@ export const REFUSE = {
   requests: { status: 429, message: 'too many requests from your address; wait as Retry-After says', retryAfter: undefined },
   newRooms: { status: 429, message: 'your address has opened too many new rooms; wait as Retry-After says, or join a room people are in', retryAfter: undefined },
   replays: { status: 429, message: 'your address has resumed too often; wait as Retry-After says', retryAfter: undefined },
+  // Sent with the reason the credential failed (see auth.ts), which widens the message.
+  signIn: { status: 401, message: 'the sign-in of this upgrade is not valid' as string, retryAfter: undefined },
+  roomForbidden: { status: 403, message: 'your sign-in does not let you into this room', retryAfter: undefined },
+  guesses: { status: 429, message: 'too many wrong sign-ins from your address; wait as Retry-After says', retryAfter: undefined },
   roomsFull: { status: 503, message: 'the server holds as many rooms as it may (--max-rooms); join a room people are in, or try later', retryAfter: RETRY_AFTER_SECONDS },
 } as const;
 

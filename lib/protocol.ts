@@ -49,6 +49,8 @@ export type ServerEvent =
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
+  // This server wants a sign-in first (--auth): a password or a JWT, sent as `auth`.
+  | { type: 'auth-required'; data: { mode: 'password' | 'jwt' } }
   | { type: 'error'; data: ProtocolError };
 
 /** Events a client may send, after validation. */
@@ -64,10 +66,11 @@ export type ClientEvent =
   | { type: 'list' }
   | { type: 'quit'; data: string }
   | { type: 'topic'; data: string | undefined }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  | { type: 'auth'; data: string };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping', 'auth'] as const;
 
 /** Messages a `history` request asks for when it names no `limit`. */
 export const DEFAULT_HISTORY_LIMIT = 50;
@@ -170,6 +173,8 @@ export function parseClientFrame(text: string, limits: ParseLimits, isText = fal
       return parseTopic(value.data ?? undefined, limits);
     case 'quit':
       return parseQuit(value.data ?? '', limits);
+    case 'auth':
+      return parseAuth(value.data);
     case 'who':
     case 'list':
     case 'help':
@@ -211,6 +216,8 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
       return { ok: true, event: { type: 'typing', data: rest.trim() !== 'off' } };
     case 'help':
       return { ok: true, event: { type: 'help' } };
+    case 'auth':
+      return parseAuth(rest.trim());
     default:
       return fail('unknown-command', `unknown command /${command.slice(0, 32)}; type /help for the list`);
   }
@@ -282,6 +289,20 @@ function parseLine(data: unknown, max: number, what: string): { ok: true; text: 
   const text = data.trim();
   const problem = /[\r\n]/.test(text) ? `${what} must be one line` : findTextProblem(text, max, what, 'tabs are fine');
   return problem === undefined ? { ok: true, text } : { ok: false, error: { code: 'bad-message', message: problem } };
+}
+
+/** Longest password or token an `auth` may carry. */
+const MAX_CREDENTIAL_LENGTH = 8192;
+
+/** `/auth <secret>`: a password or a JWT, as the server asked (auth-required). */
+function parseAuth(data: unknown): ParseResult {
+  if (typeof data !== 'string' || data === '' || data.length > MAX_CREDENTIAL_LENGTH) return fail('bad-envelope', `"data" of auth must be the password or token, 1 to ${MAX_CREDENTIAL_LENGTH} characters; got ${describe(data)}`);
+  return { ok: true, event: { type: 'auth', data } };
+}
+
+/** Whether `room` is a room name: 1 to 32 characters of a-z, 0-9 and -. */
+export function isRoomName(room: string): boolean {
+  return ROOM_NAME.test(room);
 }
 
 /** `/join <room>`: a room name as the upgrade URL takes one. */

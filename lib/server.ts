@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
 import { Admission, admissionLimits, addressKey, clientAddress } from './admission.ts';
+import { type Auth, createAuth, type Identity, offeredCredentials, SUBPROTOCOL } from './auth.ts';
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { createRedisEngine } from './engine-redis.ts';
@@ -52,6 +53,8 @@ export interface ChatServer {
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
   const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
   const startedAt = now();
+  // First, so that a wrong key file stops the start before anything listens or connects.
+  const auth = createAuth(config);
   const counters = createCounters();
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
@@ -74,7 +77,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const isAllowedOrigin = createOriginCheck(config, isAllowedHost);
   const roomList = new RoomListCache(() => engine.rooms(), config.roomsCacheMs, now);
   const textTime = textClock(config.textTimeZone, now);
-  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, textTime, now, log };
+  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, auth, textTime, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -86,6 +89,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     closeTimeout: config.closeTimeoutMs,
     // Pings are answered by the connection, within its budgets (see Connection.#onPing).
     autoPong: false,
+    // `plainchat` when offered; never a credential offered beside it (see offeredCredentials).
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   };
   const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
@@ -196,11 +201,25 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       abortHandshake(socket, REFUSE.room);
       return;
     }
+    const address = addressOf(req);
+    const offered = offeredCredentials(req.headers['sec-websocket-protocol']);
+    const token = offered.token ?? parseResume(query).token;
+    const signedIn = signInAtUpgrade(auth, admission, offered.jwt, token, room, address);
+    if (signedIn instanceof Promise) void signedIn.then((outcome) => upgrade(req, socket, head, { room, query, address, token }, outcome));
+    else upgrade(req, socket, head, { room, query, address, token }, signedIn);
+  });
+
+  /** Goes on with an upgrade once its sign-in is known: refused, or taken in (signed in or to sign in with its first frames). */
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, { room, query, address, token }: { room: string; query: string; address: string; token: string | undefined }, signedIn: SignIn): void {
+    if ('refusal' in signedIn) {
+      abortHandshake(socket, signedIn.refusal, signedIn.retryAfter);
+      return;
+    }
+    if (socket.destroyed) return;
     if (isShuttingDown) {
       abortHandshake(socket, REFUSE.shuttingDown);
       return;
     }
-    const address = addressOf(req);
     const isNewRoom = !engine.heldRooms.has(room);
     const refusal = admission.admitUpgrade(address, { isNewRoom, isRoomsFull: engine.heldRooms.size >= config.maxRooms, isResume: parseResume(query).since !== undefined });
     if (refusal) {
@@ -219,9 +238,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     wss.handleUpgrade(req, socket, head, (ws) => {
       // From here `ws` handles the socket's errors; a listener fewer on each of ten thousand idle sockets.
       socket.removeListener('error', destroySocket);
-      ws.accept(socket, room, query, address, context);
+      ws.accept(socket, room, query, address, context, signedIn.identity, token);
     });
-  });
+  }
 
   http.listen(config.port, config.host);
   await once(http, 'listening');
@@ -269,6 +288,32 @@ async function createEngine(config: Config, listener: RoomListener, isConnected:
   const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, maxKeptDirect, maxSessions, dedupeWindowMs, recentWindow: config.historyOnJoin, now, historyBudget };
   const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous, maxStoreBytes: config.maxStoreBytes });
   return createMemoryEngine({ listener, store, roomTtlMs, isConnected, random });
+}
+
+/** Who an upgrade signed in as (undefined: the first frames must sign in), or why it is refused. */
+type SignIn = { identity: Identity | undefined } | { refusal: Refusal; retryAfter?: number };
+
+const ANYONE: Identity = { isModerator: false };
+
+/**
+ * Reads the sign-in an upgrade carries: in open mode everyone is in; with a password, a session
+ * token the server signed is; a JWT is verified (async) and its `rooms` claim applied before the
+ * upgrade. Without either, the connection signs in with its first frames (Connection#awaitSignIn).
+ */
+function signInAtUpgrade(auth: Auth, admission: Admission, jwt: string | undefined, token: string | undefined, room: string, address: string): SignIn | Promise<SignIn> {
+  if (auth.mode === 'open') return { identity: ANYONE };
+  if (auth.mode === 'password') return { identity: token !== undefined && auth.isSignedToken(token) ? ANYONE : undefined };
+  if (jwt === undefined) return { identity: undefined };
+  const wait = admission.guessWait(address);
+  if (wait > 0) return { refusal: REFUSE.guesses, retryAfter: Math.ceil(wait / 1000) };
+  return auth.verify(jwt).then((verdict): SignIn => {
+    if (!verdict.ok) {
+      if (!verdict.isExpired) admission.takeGuess(address);
+      return { refusal: { ...REFUSE.signIn, message: verdict.message } };
+    }
+    if (verdict.identity.rooms && !verdict.identity.rooms.includes(room)) return { refusal: REFUSE.roomForbidden };
+    return { identity: verdict.identity };
+  });
 }
 
 /** Answers a socket over a connection cap at once, before reading anything from it, and lets it go. */

@@ -91,6 +91,8 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return '-- the server started its history over: numbering starts again';
     case 'help':
       return event.data;
+    case 'auth-required':
+      return `-- this chat needs a sign-in: type /auth <${event.data.mode === 'jwt' ? 'token' : 'password'}>`;
     case 'error': {
       const { code, message, retryAfterMs } = event.data;
       return `!! ${code}: ${retryAfterMs === undefined ? message : `wait ${(retryAfterMs / 1000).toFixed(1)} s`}`;

@@ -10,6 +10,7 @@ const LIMITS: AdmissionLimits = {
   eventsPerSecond: 10,
   eventBurst: 3,
   roomsPerMinute: 2,
+  guessesPerMinute: 2,
   pasteQueueBytesPerIp: 100,
   maxPasteQueueBytes: 150,
   replaysPerMinute: 1,

@@ -76,8 +76,8 @@ export interface TestClient {
 }
 
 /** A WebSocket whose frames, each read with `parse`, are queued for `next` to take in order. */
-async function openFrames<T>(url: string, parse: (text: string) => T, localAddress?: string) {
-  const ws = new WebSocket(url, { localAddress });
+async function openFrames<T>(url: string, parse: (text: string) => T, localAddress?: string, protocols: string[] = []) {
+  const ws = new WebSocket(url, protocols, { localAddress });
   const received: T[] = [];
   let taken = 0;
   let wake: (() => void) | undefined;
@@ -130,8 +130,8 @@ async function openFrames<T>(url: string, parse: (text: string) => T, localAddre
  * Opens a WebSocket to the server (or to a ws:// URL) and queues its events; `localAddress` (any
  * 127.x.y.z) makes the client another source address.
  */
-export async function connect(server: ChatServer | string, path = '/ws', localAddress?: string): Promise<TestClient> {
-  const { ws, received, next, closed } = await openFrames(typeof server === 'string' ? server : wsUrl(server, path), (text) => JSON.parse(text) as WireEvent, localAddress);
+export async function connect(server: ChatServer | string, path = '/ws', localAddress?: string, protocols?: string[]): Promise<TestClient> {
+  const { ws, received, next, closed } = await openFrames(typeof server === 'string' ? server : wsUrl(server, path), (text) => JSON.parse(text) as WireEvent, localAddress, protocols);
   return {
     ws,
     received,
@@ -163,8 +163,12 @@ export interface Joined {
 }
 
 /** Connects and takes the greeting: name, peers, session, replayed history, synced. */
-export async function join(server: ChatServer, path = '/ws', localAddress?: string): Promise<Joined> {
-  const client = await connect(server, path, localAddress);
+export async function join(server: ChatServer, path = '/ws', localAddress?: string, protocols?: string[]): Promise<Joined> {
+  return greeted(await connect(server, path, localAddress, protocols));
+}
+
+/** Reads a client's greeting (once it is in the room: at once, or after it signed in) up to `synced`. */
+export async function greeted(client: TestClient): Promise<Joined> {
   const named = await client.next();
   const peers = await client.next();
   const session = await client.next();
