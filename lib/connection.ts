@@ -143,7 +143,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#isText = new URLSearchParams(query).get('format') === 'text';
     const { since } = parseResume(query);
     if (identity) void this.#enterAs(identity, since, token);
-    else this.#awaitSignIn(since);
+    else this.#awaitSignIn(since, token);
   }
 
   /** Enters as `identity`: under its own session token where it has one (jwt: one per `sub`), closed when its token expires. */
@@ -164,9 +164,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /**
    * The server wants a sign-in and the upgrade carried none: the client is told so (auth-required)
    * and its frames are read for an `auth` (a password or a JWT, see auth.ts) until --auth-timeout-ms.
-   * Wrong ones spend the address's budget of guesses; the entry follows a right one.
+   * Wrong ones spend the address's budget of guesses; the entry follows a right one, with the
+   * session of `token` where the engine knows it (a person from before the password was set keeps their name).
    */
-  #awaitSignIn(since: ReturnType<typeof parseResume>['since']): void {
+  #awaitSignIn(since: ReturnType<typeof parseResume>['since'], token: string | undefined): void {
     const { auth, config } = this.#context;
     this.#signInTimer = setTimeout(() => this.#kick(CLOSE.signInTimeout), config.authTimeoutMs).unref();
     let isChecking = false;
@@ -195,7 +196,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
         clearTimeout(this.#signInTimer);
         this.#onSignInFrame = undefined;
         this.pause();
-        void this.#enterAs(verdict.identity, since, undefined);
+        void this.#enterAs(verdict.identity, since, token);
       });
     };
     this.#reply({ type: 'auth-required', data: { mode: auth.mode === 'jwt' ? 'jwt' : 'password' } });
