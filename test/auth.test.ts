@@ -11,6 +11,7 @@ import { SignJWT } from 'jose';
 import type { Config } from '../lib/config.ts';
 import { connect, connectText, greeted, join, presenceView, spawnServer, startTestServer, type TestClient, until } from './helpers.ts';
 import { rawRequest, upgradeRequest } from './raw-frames.ts';
+import { startNode, startRedis, withRedis } from './redis-server.ts';
 
 const dir = mkdtempSync(joinPath(tmpdir(), 'plainchat-auth-'));
 /** Writes `text` to a file of its own and returns its path. */
@@ -207,4 +208,30 @@ describe('--auth jwt with a public key (RS256, ES256)', async () => {
       assert.equal(status, 'HTTP/1.1 401 Unauthorized');
     });
   }
+});
+
+withRedis('sign-in over two processes sharing Redis', async () => {
+  const redis = await startRedis();
+  const passwordFile = secretFile('shared-password', PASSWORD);
+  const jwtSecretFile = secretFile('shared-hs', HS_SECRET);
+
+  test('a session the password gave on one process signs in on the other; one sub is one person on both', async () => {
+    const [one, two] = await Promise.all([startNode(redis.url, ['--auth', 'password', '--password-file', passwordFile]), startNode(redis.url, ['--auth', 'password', '--password-file', passwordFile])]);
+    const client = await connect(one, '/ws?room=shared');
+    await client.next();
+    const first = await signIn(client, PASSWORD);
+    const there = await join(two, '/ws?room=shared', undefined, ['plainchat', `plainchat.token.${first.token}`]);
+    assert.equal(there.name, first.name, 'no second password, the same person');
+    await client.close();
+    await there.client.close();
+
+    const [a, b] = await Promise.all([startNode(redis.url, ['--auth', 'jwt', '--jwt-secret-file', jwtSecretFile]), startNode(redis.url, ['--auth', 'jwt', '--jwt-secret-file', jwtSecretFile])]);
+    const nameless = await hsToken({ sub: 'roaming' });
+    const onA = await join(a, '/ws?room=roam', undefined, viaHeader(nameless));
+    const onB = await join(b, '/ws?room=roam', undefined, viaHeader(nameless));
+    assert.equal(onB.name, onA.name, 'the generated name is the sub\'s on every process');
+    assert.deepEqual(onB.peers, [onA.name], 'and it is online once');
+    await onA.client.close();
+    await onB.client.close();
+  });
 });
