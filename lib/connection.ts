@@ -362,7 +362,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       return;
     }
     if (this.#isText) {
-      this.#send(frameText(renderBanner(session.name, room, peers.length, session.token)));
+      this.#send(frameText(renderBanner(session.name, room, peers.length, this.#context.auth.mode === 'jwt' ? undefined : session.token)));
       if (topic?.topic) this.#sendText({ type: 'topic', data: topic });
       if (replay.messages.length > 0) this.#send(frameText('-- history --'));
     } else {
@@ -609,7 +609,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
       case 'list':
         return this.#context.roomList.list().then(
           (rooms) => {
-            const answer = pageOfRooms(rooms, '', this.#context.config.roomsPageMax);
+            const allowed = this.#identity?.rooms;
+            const answer = pageOfRooms(allowed ? rooms.filter(({ room }) => allowed.includes(room)) : rooms, '', this.#context.config.roomsPageMax);
             if (answer.ok) this.#reply({ type: 'room-list', data: answer.page });
           },
           () => this.#unavailable('the room list could not be read just now; ask again in a moment'),

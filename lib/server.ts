@@ -127,18 +127,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(metrics.render({ peers: hub.size, rooms: engine.heldRooms.size, historyBytes: historyBudget.bytes }));
       } else if (path === '/rooms') {
-        roomList.list().then(
-          (rooms) => {
-            const answer = pageOfRooms(rooms, query, config.roomsPageMax);
-            if (!answer.ok) {
-              respond(res, 400, answer.error);
-              return;
-            }
-            res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-            res.end(JSON.stringify(answer.page));
-          },
-          () => respond(res, 503, 'the room list is not available right now; try again'),
-        );
+        // Behind a sign-in the list is for those signed in, as a bearer of a session token or JWT, and only the rooms they may enter.
+        const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+        Promise.resolve(signInAtUpgrade(auth, admission, auth.mode === 'jwt' ? bearer : undefined, bearer, undefined, addressOf(req))).then((signedIn) => {
+          if ('refusal' in signedIn || !signedIn.identity) {
+            const refusal = 'refusal' in signedIn ? signedIn.refusal : REFUSE.signIn;
+            respond(res, refusal.status, refusal === REFUSE.signIn ? 'the room list is for those signed in: send Authorization: Bearer <session token or JWT>' : refusal.message, { 'WWW-Authenticate': 'Bearer' });
+            return;
+          }
+          listRooms(res, query, signedIn.identity.rooms);
+        });
       } else if (path === WEBSOCKET_PATH) {
         respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
           Upgrade: 'websocket',
@@ -149,6 +147,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }
     },
   );
+
+  /** Answers GET /rooms: a page of the rooms (of those in `allowed`, when a sign-in names some). */
+  function listRooms(res: ServerResponse, query: string, allowed: string[] | undefined): void {
+    roomList.list().then(
+      (rooms) => {
+        const answer = pageOfRooms(allowed ? rooms.filter(({ room }) => allowed.includes(room)) : rooms, query, config.roomsPageMax);
+        if (!answer.ok) {
+          respond(res, 400, answer.error);
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        res.end(JSON.stringify(answer.page));
+      },
+      () => respond(res, 503, 'the room list is not available right now; try again'),
+    );
+  }
 
   // Sockets are counted from accept, so that requests that never finish (or upgrades that never
   // come) hold an address's slots as much as WebSockets do. Behind a trusted proxy every socket
@@ -296,11 +310,11 @@ type SignIn = { identity: Identity | undefined } | { refusal: Refusal; retryAfte
 const ANYONE: Identity = { isModerator: false };
 
 /**
- * Reads the sign-in an upgrade carries: in open mode everyone is in; with a password, a session
+ * Reads the sign-in an upgrade (or a GET /rooms, as a bearer) carries: in open mode everyone is in; with a password, a session
  * token the server signed is; a JWT is verified (async) and its `rooms` claim applied before the
  * upgrade. Without either, the connection signs in with its first frames (Connection#awaitSignIn).
  */
-function signInAtUpgrade(auth: Auth, admission: Admission, jwt: string | undefined, token: string | undefined, room: string, address: string): SignIn | Promise<SignIn> {
+function signInAtUpgrade(auth: Auth, admission: Admission, jwt: string | undefined, token: string | undefined, room: string | undefined, address: string): SignIn | Promise<SignIn> {
   if (auth.mode === 'open') return { identity: ANYONE };
   if (auth.mode === 'password') return { identity: token !== undefined && auth.isSignedToken(token) ? ANYONE : undefined };
   if (jwt === undefined) return { identity: undefined };
@@ -311,7 +325,7 @@ function signInAtUpgrade(auth: Auth, admission: Admission, jwt: string | undefin
       if (!verdict.isExpired) admission.takeGuess(address);
       return { refusal: { ...REFUSE.signIn, message: verdict.message } };
     }
-    if (verdict.identity.rooms && !verdict.identity.rooms.includes(room)) return { refusal: REFUSE.roomForbidden };
+    if (room !== undefined && verdict.identity.rooms && !verdict.identity.rooms.includes(room)) return { refusal: REFUSE.roomForbidden };
     return { identity: verdict.identity };
   });
 }

@@ -108,6 +108,8 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
 }
 
 /** The greeting: who you are, where, with how many, and where the commands are. */
-export function renderBanner(name: string, room: string, peers: number, token: string): string {
-  return [`You are ${name} in #${room}. ${peers} online. /help for commands.`, `-- to come back as ${name}, reconnect with &token=${token} in the URL`].join('\n');
+export function renderBanner(name: string, room: string, peers: number, token: string | undefined): string {
+  const banner = `You are ${name} in #${room}. ${peers} online. /help for commands.`;
+  // Without a token (jwt: the sign-in is who you are) there is nothing to come back with.
+  return token === undefined ? banner : `${banner}\n-- to come back as ${name}, reconnect with &token=${token} in the URL`;
 }

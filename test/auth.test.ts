@@ -51,6 +51,8 @@ describe('--auth password', async () => {
     const first = await signIn(client, PASSWORD);
     assert.deepEqual(first.history, [], 'what was typed before the sign-in was never said');
     await client.close();
+    assert.equal((await fetch(`${server.url}/rooms`)).status, 401, 'nor is the room list shown to someone who has not signed in');
+    assert.equal((await fetch(`${server.url}/rooms`, { headers: { Authorization: `Bearer ${first.token}` } })).status, 200);
 
     // The page sends its session token where proxies do not log it; websocat may put it in the URL.
     const again = await join(server, '/ws?room=team', undefined, ['plainchat', `plainchat.token.${first.token}`]);
@@ -234,4 +236,23 @@ withRedis('sign-in over two processes sharing Redis', async () => {
     await onA.client.close();
     await onB.client.close();
   });
+});
+
+test('behind a sign-in, GET /rooms is for those signed in, and lists only the rooms a rooms claim names', async () => {
+  const server = await startTestServer({ auth: 'jwt', jwtSecretFile: secretFile('rooms-hs', HS_SECRET) } as Partial<Config>);
+  const everywhere = await join(server, '/ws?room=ops', undefined, viaHeader(await hsToken({ sub: 'admin' })));
+  const limited = await hsToken({ sub: 'dev', rooms: ['dev'] });
+  const inDev = await join(server, '/ws?room=dev', undefined, viaHeader(limited));
+  const anonymous = await fetch(`${server.url}/rooms`);
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer');
+  const forged = await fetch(`${server.url}/rooms`, { headers: { Authorization: 'Bearer not.a.token' } });
+  assert.equal(forged.status, 401);
+  const rooms = async (token: string) => ((await (await fetch(`${server.url}/rooms`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { rooms: Array<{ room: string }> }).rooms.map(({ room }) => room);
+  assert.deepEqual(await rooms(await hsToken({ sub: 'admin' })), ['dev', 'ops']);
+  assert.deepEqual(await rooms(limited), ['dev'], 'ops is not even named to someone who may not enter it');
+  inDev.client.send({ type: 'list' });
+  assert.deepEqual((await inDev.client.nextOfType('room-list')).data.rooms.map(({ room }: { room: string }) => room), ['dev']);
+  await everywhere.client.close();
+  await inDev.client.close();
 });
