@@ -132,7 +132,9 @@ async function verifyJwt(token: string, key: KeyObject, algorithms: string[]): P
     if (err instanceof errors.JOSEError) return { ok: false, isExpired: false, message: `the token is not valid: ${err.message}` };
     throw err;
   }
-  const { sub, name, rooms, role, exp } = payload;
+  const { sub, rooms, role, exp } = payload;
+  // As a rename takes a name: in NFC, trimmed.
+  const name = typeof payload.name === 'string' ? payload.name.normalize('NFC').trim() : payload.name;
   const refuse = (message: string): Verdict => ({ ok: false, isExpired: false, message: `the token is not valid: ${message}` });
   if (typeof sub !== 'string' || sub === '' || sub.length > 256) return refuse('"sub" must be a string of 1 to 256 characters');
   const nameProblem = name === undefined ? undefined : typeof name === 'string' ? findNameProblem(name) : 'a name must be a string';

@@ -174,10 +174,17 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#early = [];
     const required = () => this.#sendError({ code: 'auth-required', message: this.#isText ? 'sign in first: type /auth <password or token>' : 'sign in first: send {"type":"auth","data":"<password or token>"}' });
     this.#onSignInFrame = (text) => {
-      // What comes while an auth is checked waits for its outcome: a client may send at once after it.
+      // What comes while an auth is checked waits for its outcome (a client may send at once after
+      // it), and spends its budgets then; the rest spends them now, a flood closed as any is.
       if (isChecking && this.#early!.length < config.pasteQueueEvents) return void this.#early!.push(Buffer.from(text));
+      if (this.#bucket.take() > 0) {
+        this.#context.counters.rateLimited++;
+        if (!this.#strike(CLOSE.flood)) this.#sendError({ code: 'rate-limited', message: 'too many events before signing in', retryAfterMs: this.#bucket.wait() });
+        return;
+      }
       const result = parseClientFrame(text, config, this.#isText);
-      if (isChecking || !result.ok || result.event.type !== 'auth') return required();
+      if (!result.ok) return this.#sendError(result.error);
+      if (isChecking || result.event.type !== 'auth') return required();
       const wait = this.#context.admission.guessWait(this.#address);
       if (wait > 0) return this.#sendError({ code: 'auth-failed', message: 'too many wrong sign-ins from your address; wait and try again', retryAfterMs: wait });
       isChecking = true;
@@ -193,6 +200,12 @@ export class Connection extends WebSocket implements Peer, Pulse {
           return;
         }
         if (verdict.identity.rooms && !verdict.identity.rooms.includes(this.room)) return this.#kick(CLOSE.roomForbidden);
+        // A room is brought into being by those signed in only: its budget is spent now, not at the upgrade.
+        const refusal = this.#roomRefusal(this.room);
+        if (refusal) {
+          this.#sendError(refusal);
+          return this.#kick(CLOSE.joinFailed);
+        }
         clearTimeout(this.#signInTimer);
         this.#onSignInFrame = undefined;
         this.pause();
@@ -323,6 +336,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
   }
 
   #tooSlow(close: CloseInfo): void {
+    // Once: a ping or a frame due while the close waits for its answer finds the backlog still there.
+    if (this.#hasLeft) return;
     this.#context.counters.slowConsumerCloses++;
     this.#kick(close);
   }
@@ -374,6 +389,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
     if (!(await this.#writeReplay(replay.messages, replay.seq))) return;
     const { messages, ...position } = replay;
     this.#reply({ type: 'synced', data: position });
+    if (this.#notice) this.#sendError(this.#notice);
+    this.#notice = undefined;
     // Kept direct messages are forgotten only once they are on their way to this connection.
     for (const direct of missed) this.#reply({ type: 'direct-message', data: { ...direct, missed: true } });
     if (missed.length > 0) engine.dropMissed(session.token, room, missed.length).catch((err: unknown) => this.#context.log(`could not forget the direct messages handed to ${session.name}: ${String(err)}`));
@@ -436,8 +453,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
     let isFirst = session?.connections === 1;
     let snapshot: Buffer | undefined;
     let names: string[] = [];
-    // A name from the sign-in (jwt's `name` claim) is that person's own, as a session's is.
-    const owned = session?.name ?? this.#identity?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
+    const owned = session?.name ?? (token === undefined ? undefined : await engine.findSession(token, room));
     const enter = (request: { token: string; name?: string }) =>
       engine.join(room, {
         ...request,
@@ -463,8 +479,26 @@ export class Connection extends WebSocket implements Peer, Pulse {
     // A token the client brought is taken only when known; one this connection made is its own.
     const entered = resumed ?? (await enter({ token: isOwnToken ? token! : this.#context.auth.newToken() }));
     if (!entered) throw new Error('no name could be taken');
+    await this.#takeClaimedName();
     return { snapshot: snapshot!, peers: names, hasMail: resumed !== undefined && isFirst };
   }
+
+  /**
+   * Takes the name the sign-in gives (jwt's `name` claim) as a rename does, so that it is unique
+   * in the room as every name is: someone else under it, or a look-alike of it, keeps it, and
+   * this person keeps the name they have, and is told why.
+   */
+  async #takeClaimedName(): Promise<void> {
+    const claimed = this.#identity?.name;
+    const session = this.#session!;
+    if (claimed === undefined || claimed === session.name) return;
+    const isRenamed = await this.#context.engine.rename(this.room, session.name, claimed, session.token).catch(() => false);
+    if (isRenamed) session.name = claimed;
+    else this.#notice = { code: 'name-taken', message: `someone in this room is already called ${JSON.stringify(claimed)}, or a name that looks like it; you are ${session.name} here` };
+  }
+
+  /** Said after the greeting: why the name the sign-in gives was not taken. */
+  #notice: ProtocolError | undefined;
 
   #receive(data: RawData, isBinary: boolean): void {
     const { counters, config } = this.#context;
@@ -476,8 +510,7 @@ export class Connection extends WebSocket implements Peer, Pulse {
       return;
     }
     if (this.#onSignInFrame) {
-      if (this.#bucket.take() > 0) this.#kick(CLOSE.flood);
-      else this.#onSignInFrame(data.toString());
+      this.#onSignInFrame(data.toString());
       return;
     }
     // Nothing is read before the first entry (but what came with a sign-in); during a /join the frames wait their turn (see #answer).
@@ -652,11 +685,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
     const from = this.room;
     if (to === from) return this.#sendError({ code: 'bad-room', message: `you are in #${to} already` });
     if (this.#identity?.rooms && !this.#identity.rooms.includes(to)) return this.#sendError({ code: 'room-refused', message: `your sign-in does not let you into #${to}` });
-    if (!engine.heldRooms.has(to)) {
-      if (engine.heldRooms.size >= config.maxRooms) return this.#sendError({ code: 'room-refused', message: REFUSE.roomsFull.message });
-      const wait = admission.takeRoom(this.#address);
-      if (wait > 0) return this.#sendError({ code: 'room-refused', message: REFUSE.newRooms.message.replace('Retry-After', 'retryAfterMs'), retryAfterMs: wait });
-    }
+    const refusal = this.#roomRefusal(to);
+    if (refusal) return this.#sendError(refusal);
     this.#leaveRoom(true);
     this.#reply({ type: 'room-changed', data: { from, to } });
     this.room = to;
@@ -665,6 +695,15 @@ export class Connection extends WebSocket implements Peer, Pulse {
     this.#held = [];
     this.#seq = 0;
     await this.#enterWithin(undefined, roomToken(this.#home!, to), true);
+  }
+
+  /** Why entering `room` is refused now (it is new here, and rooms or the address's new-room budget are spent), spending that budget when it is not. */
+  #roomRefusal(room: string): ProtocolError | undefined {
+    const { engine, config, admission } = this.#context;
+    if (engine.heldRooms.has(room)) return undefined;
+    if (engine.heldRooms.size >= config.maxRooms) return { code: 'room-refused', message: REFUSE.roomsFull.message };
+    const wait = admission.takeRoom(this.#address);
+    return wait > 0 ? { code: 'room-refused', message: REFUSE.newRooms.message.replace('Retry-After', 'retryAfterMs'), retryAfterMs: wait } : undefined;
   }
 
   /** Leaves with a reason the room is told (when this is the person's last connection), and closes with 1000. */

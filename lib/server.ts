@@ -234,7 +234,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       abortHandshake(socket, REFUSE.shuttingDown);
       return;
     }
-    const isNewRoom = !engine.heldRooms.has(room);
+    // One still to sign in is in no room yet: a new room's cost is paid at its sign-in (Connection#awaitSignIn).
+    const isNewRoom = signedIn.identity !== undefined && !engine.heldRooms.has(room);
     const refusal = admission.admitUpgrade(address, { isNewRoom, isRoomsFull: engine.heldRooms.size >= config.maxRooms, isResume: parseResume(query).since !== undefined });
     if (refusal) {
       abortHandshake(socket, refusal.refusal, refusal.retryAfter);

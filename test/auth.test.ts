@@ -9,7 +9,7 @@ import { join as joinPath } from 'node:path';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import type { Config } from '../lib/config.ts';
-import { connect, connectText, greeted, join, presenceView, spawnServer, startTestServer, type TestClient, until } from './helpers.ts';
+import { connect, connectText, greeted, join, nextMessage, presenceView, spawnServer, startTestServer, type TestClient, until } from './helpers.ts';
 import { rawRequest, upgradeRequest } from './raw-frames.ts';
 import { startNode, startRedis, withRedis } from './redis-server.ts';
 
@@ -39,7 +39,7 @@ async function signIn(client: TestClient, secret: string) {
 
 describe('--auth password', async () => {
   const passwordFile = secretFile('password', `${PASSWORD}\n`);
-  const server = await startTestServer({ auth: 'password', passwordFile, authFailuresPerMinutePerIp: 3 } as Partial<Config>);
+  const server = await startTestServer({ auth: 'password', passwordFile, authFailuresPerMinutePerIp: 3, roomsPerMinutePerIp: 8 } as Partial<Config>);
 
   test('the server asks first; a wrong password is refused, the right one lets the client in, and its session then comes back without it', async () => {
     const client = await connect(server, '/ws?room=team');
@@ -93,6 +93,30 @@ describe('--auth password', async () => {
     await signIn(other, PASSWORD);
     await client.close();
     await other.close();
+  });
+
+  test('reconnecting without signing in spends no new-room budget, and a burst right after the auth is held, not cut off', async () => {
+    for (let i = 0; i < 12; i++) {
+      const idle = await connect(server, '/ws?room=brand-new', '127.0.0.9');
+      await idle.next();
+      await idle.close();
+    }
+    const client = await connect(server, '/ws?room=brand-new', '127.0.0.9');
+    await client.next();
+    client.send({ type: 'auth', data: PASSWORD });
+    for (let i = 0; i < 30; i++) client.send({ type: 'message', data: `burst ${i}` });
+    await greeted(client);
+    for (let i = 0; i < 30; i++) await nextMessage(client, `burst ${i}`);
+    client.send({ type: 'auth', data: 42 });
+    await client.close();
+  });
+
+  test('an auth frame that is not one says what is wrong with it', async () => {
+    const client = await connect(server, '/ws?room=bad-auth');
+    await client.next();
+    client.send({ type: 'auth', data: 42 });
+    assert.equal((await client.next()).data.code, 'bad-envelope');
+    await client.close();
   });
 
   test('a terminal signs in with /auth and gets its banner', async () => {
@@ -150,6 +174,19 @@ describe('--auth jwt (HS256)', async () => {
     const later = await join(server, '/ws?room=jwt', undefined, viaHeader(nameless));
     assert.equal(later.name, first.name);
     for (const client of [watcher.client, one.client, two.client, later.client]) await client.close();
+  });
+
+  test('a name claim someone else holds (the same name, another case, a look-alike) is not taken from them: the newcomer gets a name of its own, and is in presence', async () => {
+    const alice = await join(server, '/ws?room=claims', undefined, viaHeader(await hsToken({ sub: 'alice', name: 'Alice' })));
+    for (const [sub, name] of [['mal-1', 'Alice'], ['mal-2', 'ALICE'], ['mal-3', '\u0430\u04cf\u0456\u0441\u0435'], ['mal-4', 'Alice ']]) {
+      const mal = await join(server, '/ws?room=claims', undefined, viaHeader(await hsToken({ sub: sub!, name: name! })));
+      assert.notEqual(mal.name.toLowerCase(), 'alice', `${sub} did not take Alice's name`);
+      assert.ok(mal.peers.includes(mal.name) && mal.peers.includes('Alice'), `${sub} is in presence under its own name`);
+      await until(() => presenceView(alice.client.received).has(mal.name), 3000, () => `Alice never saw ${mal.name} join`);
+      await mal.client.close();
+    }
+    assert.equal(alice.client.received.filter((e) => e.type === 'peer-left' && e.data.includes('Alice')).length, 0, 'Alice never left');
+    await alice.client.close();
   });
 
   test('a token that is not good is refused before the upgrade: wrong key, alg none, expired, no sub, or a room its rooms claim does not name', async () => {

@@ -121,7 +121,8 @@ describe('raw bytes', async () => {
       bytes = Buffer.concat([bytes, chunk as Buffer]);
       const headerEnd = bytes.indexOf('\r\n\r\n');
       if (headerEnd === -1) continue;
-      const { frames } = parseServerFrames(bytes.subarray(headerEnd + 4));
+      // Text frames only: a heartbeat's ping may come between them.
+      const frames = parseServerFrames(bytes.subarray(headerEnd + 4)).frames.filter((f) => f.opcode === OPCODE.text);
       if (frames.length < 5) continue;
       events.push(...frames.map((f) => JSON.parse(f.payload.toString())));
       break;
