@@ -252,6 +252,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
     else this.#outbox.push(PING_FRAME);
   }
 
+  /** Closes this connection from outside (a kick): see Peer.disconnect. */
+  disconnect(close: CloseInfo): void {
+    this.#kick(close);
+  }
+
   #tooSlow(close: CloseInfo): void {
     this.#context.counters.slowConsumerCloses++;
     this.#kick(close);

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
+  'unknown-message': 'no message of that seq is kept in the room (never sent, or gone from history)',
   unavailable: 'the server could not keep or pass on the event just now (the store cannot write, or Redis is unreachable); nothing changed',
 } as const;
 
@@ -46,11 +47,23 @@ export const CLOSE = {
   tooBig: { code: 1009, reason: '', reconnect: false },
   quit: { code: 1000, reason: 'quit', reconnect: false },
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
+  // The reason is widened to name why, as `kicked: spam` (see kickedClose).
+  kicked: { code: 4003, reason: 'kicked' as string, reconnect: false },
   slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
   slowReplay: { code: 4008, reason: 'too slow: the greeting and replay were not read in time', reconnect: true },
 } as const;
 
 export type CloseInfo = (typeof CLOSE)[keyof typeof CLOSE];
+
+/** A close reason is at most 123 bytes of UTF-8. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The `kicked` close (4003) with its reason, `kicked: <reason>`, cut to what a close frame holds. */
+export function kickedClose(reason: string): CloseInfo {
+  let text = reason ? `${CLOSE.kicked.reason}: ${reason}` : CLOSE.kicked.reason;
+  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = [...text].slice(0, -1).join('');
+  return { ...CLOSE.kicked, reason: text };
+}
 
 /** Seconds a refused client is told to wait (`Retry-After`) when the server is full or closing. */
 export const RETRY_AFTER_SECONDS = 5;

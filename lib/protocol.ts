@@ -18,6 +18,24 @@ export interface ChatMessage {
   epoch: string;
   /** An action (`/me waves`): shown as `* sender waves`. */
   action?: true;
+  /** A tombstone: the message was deleted (see Engine.deleteMessage); `message` is empty. */
+  deleted?: true;
+  /** Who deleted it, with `deleted`. */
+  deletedBy?: string;
+}
+
+/** A message deleted from a room's history: its seq, who had sent it, and who deleted it. */
+export interface MessageDeleted {
+  seq: number;
+  sender: string;
+  by: string;
+}
+
+/** A name disconnected from a room (every connection of it), by whom and why. */
+export interface PeerKicked {
+  name: string;
+  by: string;
+  reason: string;
 }
 
 /** A room's topic; an empty `topic` is none (it was cleared). */
@@ -46,6 +64,8 @@ export type ServerEvent =
   | { type: 'direct-message'; data: DirectMessage & { stored?: true; missed?: true } }
   | { type: 'history-page'; data: { before: number; count: number; more: boolean } }
   | { type: 'history-reset'; data: { epoch: string } }
+  | { type: 'message-deleted'; data: MessageDeleted }
+  | { type: 'peer-kicked'; data: PeerKicked }
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
