@@ -51,6 +51,8 @@ export interface AdmissionLimits {
   roomsPerMinute: number;
   /** Resumes (replays of missed messages) one address may ask for per minute. */
   replaysPerMinute: number;
+  /** Wrong API keys one address may send per minute (see lib/api.ts). */
+  apiKeyFailuresPerMinute: number;
   /** Addresses whose budgets are remembered; past it the longest idle one without sockets is forgotten. */
   maxAddresses: number;
   /** Bytes of events waiting for the rate limit (see Connection) over one address's connections, and over all. */
@@ -69,6 +71,7 @@ export function admissionLimits(config: Config): AdmissionLimits {
     eventBurst: config.eventBurstPerIp,
     roomsPerMinute: config.roomsPerMinutePerIp,
     replaysPerMinute: config.replaysPerMinutePerIp,
+    apiKeyFailuresPerMinute: config.apiKeyFailuresPerMinutePerIp,
     // Addresses with a socket open are never forgotten, so there is room for all of them.
     maxAddresses: Math.max(config.maxAddresses, config.maxConnections + 1),
     pasteQueueBytesPerIp: config.pasteQueueBytesPerIp,
@@ -101,9 +104,10 @@ interface Account {
   events?: TokenBucket;
   rooms?: TokenBucket;
   replays?: TokenBucket;
+  apiKeys?: TokenBucket;
 }
 
-type Budget = 'requests' | 'events' | 'rooms' | 'replays';
+type Budget = 'requests' | 'events' | 'rooms' | 'replays' | 'apiKeys';
 
 /** Counts sockets and spends budgets per address; each `take*` returns 0, or the ms to wait. */
 export class Admission {
@@ -210,6 +214,16 @@ export class Admission {
     return this.#take(key, 'replays');
   }
 
+  /** Ms until `key` may try an API key again (0: now), spending none. */
+  apiKeyWait(key: string): number {
+    return this.#accounts.get(key)?.apiKeys?.wait() ?? 0;
+  }
+
+  /** `key` sent a wrong API key: one of its tries is spent. */
+  takeApiKeyFailure(key: string): void {
+    this.#take(key, 'apiKeys');
+  }
+
   #take(key: string, budget: Budget): number {
     const account = this.#account(key);
     const bucket = (account[budget] ??= this.#bucket(budget));
@@ -220,7 +234,7 @@ export class Admission {
     const limits = this.#limits;
     if (budget === 'requests') return new TokenBucket(limits.requestBurst, limits.requestsPerSecond, this.#now);
     if (budget === 'events') return new TokenBucket(limits.eventBurst, limits.eventsPerSecond, this.#now);
-    const perMinute = budget === 'rooms' ? limits.roomsPerMinute : limits.replaysPerMinute;
+    const perMinute = budget === 'rooms' ? limits.roomsPerMinute : budget === 'replays' ? limits.replaysPerMinute : limits.apiKeyFailuresPerMinute;
     return new TokenBucket(perMinute, perMinute / 60, this.#now);
   }
 

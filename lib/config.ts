@@ -1,6 +1,7 @@
 // Configuration from command-line flags and the environment: one table of options, validated at
 // start-up, that also writes `--help` and README's configuration table.
 
+import { readApiKey } from './api.ts';
 import { parseHosts, parseOrigins, parsePublicUrl } from './origin.ts';
 import { checkTimeZone } from './text.ts';
 
@@ -114,6 +115,12 @@ export interface Config {
   nodeTtlMs: number;
   /** Processes sharing the port on this machine (node:cluster); more than 1 needs `redisUrl`. */
   workers: number;
+  /** The file holding the HTTP API's bearer key (lib/api.ts); undefined: the API is off. */
+  apiKeyFile: string | undefined;
+  /** Wrong API keys one address may send per minute before it is refused with 429. */
+  apiKeyFailuresPerMinutePerIp: number;
+  /** Largest body an API request may send, in bytes. */
+  maxApiBodyBytes: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -159,6 +166,12 @@ function timeZone(raw: string): string {
   } catch {
     throw new Error(`expected local, UTC or a time zone name such as Europe/Paris, got "${raw}"`);
   }
+}
+
+/** Checked at start-up: the file must hold a key (see readApiKey), read again when the server starts. */
+function apiKeyFile(raw: string): string {
+  readApiKey(raw);
+  return raw;
 }
 
 function switchValue(raw: string): boolean {
@@ -233,6 +246,10 @@ export const OPTIONS = [
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: DAY_MS, parse: integer(0, 30 * DAY_MS), help: 'ms a message id is remembered against retries' }),
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: this process alone, on its store)' }),
   option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms a process\'s heartbeat may stand still before its peers are taken out of their rooms' }),
+  // The HTTP API (lib/api.ts, docs/API.md).
+  option({ key: 'apiKeyFile', flag: '--api-key-file', env: 'API_KEY_FILE', default: undefined, parse: apiKeyFile, help: 'file holding the HTTP API\'s key (16 characters or more); without it /api/ is off' }),
+  option({ key: 'apiKeyFailuresPerMinutePerIp', flag: '--api-key-failures-per-minute-per-ip', env: 'API_KEY_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong API keys an address may send per minute (over: 429)' }),
+  option({ key: 'maxApiBodyBytes', flag: '--max-api-body-bytes', env: 'MAX_API_BODY_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest body of an API request, in bytes (bigger: 413)' }),
   option({ key: 'workers', flag: '--workers', env: 'WORKERS', default: 1, parse: integer(1, 256), help: 'processes sharing the port on this machine (more than 1 needs --redis-url)' }),
 ];
 

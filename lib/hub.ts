@@ -5,6 +5,7 @@
 import type { RoomEvent } from './engine.ts';
 import { type CloseInfo, kickedClose } from './errors.ts';
 import type { Counters } from './metrics.ts';
+import { nameKey } from './names.ts';
 import { frameText } from './outbox.ts';
 import { encodeEvent, type ServerEvent } from './protocol.ts';
 
@@ -90,6 +91,14 @@ export class Hub {
   hasPeerNamed(roomName: string, name: string): boolean {
     for (const peer of this.#rooms.get(roomName) ?? []) if (peer.name === name) return true;
     return false;
+  }
+
+  /** How many connections of this process are in `roomName` under `name` (by nameKey). */
+  countNamed(roomName: string, name: string): number {
+    const key = nameKey(name);
+    let count = 0;
+    for (const peer of this.#rooms.get(roomName) ?? []) if (nameKey(peer.name) === key) count++;
+    return count;
   }
 
   get size(): number {

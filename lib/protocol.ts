@@ -332,6 +332,11 @@ export function encodeEvent(event: ServerEvent): string {
 export const DEFAULT_ROOM = 'lobby';
 const ROOM_NAME = /^[a-z0-9-]{1,32}$/;
 
+/** Whether `room` is a valid room name (1 to 32 characters of a-z, 0-9 and -). */
+export function isRoomName(room: string): boolean {
+  return ROOM_NAME.test(room);
+}
+
 /** Reads `room` from the upgrade URL's query: the room's name, or undefined when it is not a valid one. */
 export function parseRoom(query: string): string | undefined {
   const room = new URLSearchParams(query).get('room') ?? DEFAULT_ROOM;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 import type { Config } from './config.ts';
 import { Admission, admissionLimits, addressKey, clientAddress } from './admission.ts';
+import { createApiHandler, readApiKey } from './api.ts';
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { createRedisEngine } from './engine-redis.ts';
@@ -52,6 +53,8 @@ export interface ChatServer {
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
   const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
   const startedAt = now();
+  // Read before anything is opened: a key file gone since the options were checked stops the start.
+  const apiKey = config.apiKeyFile === undefined ? undefined : readApiKey(config.apiKeyFile);
   const counters = createCounters();
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
@@ -89,6 +92,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
+  const serveApi = createApiHandler({ engine, hub, config, admission, now, addressOf, log }, apiKey);
   let isShuttingDown = false;
 
   const http = createServer(
@@ -134,6 +138,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           },
           () => respond(res, 503, 'the room list is not available right now; try again'),
         );
+      } else if (path === '/api' || path.startsWith('/api/')) {
+        serveApi(req, res, path, query);
       } else if (path === WEBSOCKET_PATH) {
         respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
           Upgrade: 'websocket',
