@@ -283,6 +283,10 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.equal((await engine.publish('lobby', { sender: 'ada', message: 'four', ts: 8 }, { token: 'token-ada' })).seq, 4, 'numbering goes on');
         await heard(under, ({ event }) => event.type === 'message' && event.data.seq === 4);
         assert.equal(under.events.filter(({ event }) => event.type === 'message-deleted').length, 1, 'told once');
+        assert.ok(await engine.deleteMessage('lobby', 1, 'api'), 'the oldest kept');
+        const page = await engine.history('lobby', 5, 10);
+        assert.deepEqual([page.messages.map((m) => m.seq), page.more], [[1, 2, 3, 4], false], 'a tombstone keeps its place at the start of history too');
+        assert.deepEqual(texts((await engine.replay('lobby', undefined, 2)).messages), ['three', 'four']);
       }));
 
     test('kick tells the room who was kicked, by whom and why, for a name online only; isNameTaken sees names online', () =>
