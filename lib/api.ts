@@ -44,6 +44,8 @@ export function readApiKey(path: string): string {
   }
   const key = text.replace(/\r?\n$/, '');
   if (key.length < MIN_KEY_LENGTH) throw new Error(`the API key file ${path} holds ${key.length === 0 ? 'no key' : `a key of ${key.length} characters`}; write one of at least ${MIN_KEY_LENGTH}, e.g. openssl rand -hex 32 > ${path}`);
+  // Sent in a header, so printable ASCII without spaces: a key that could never match is refused now.
+  if (!/^[\x21-\x7e]+$/.test(key)) throw new Error(`the API key file ${path} holds spaces or characters other than printable ASCII; write a key such as openssl rand -hex 32 makes`);
   return key;
 }
 

@@ -69,6 +69,12 @@ export interface Config {
   roomsPageMax: number;
   /** How long `GET /rooms` answers from one reading of the room list, in ms. */
   roomsCacheMs: number;
+  /** The file holding the HTTP API's bearer key (lib/api.ts); undefined: the API is off. */
+  apiKeyFile: string | undefined;
+  /** Wrong API keys one address may send per minute before it is refused with 429. */
+  apiKeyFailuresPerMinutePerIp: number;
+  /** Largest body an API request may send, in bytes. */
+  maxApiBodyBytes: number;
   /** How long a client may take to send a whole HTTP request or upgrade, in milliseconds. */
   handshakeTimeoutMs: number;
   /** Bytes queued for one peer before it counts as a slow consumer and is closed with 4008. */
@@ -115,12 +121,6 @@ export interface Config {
   nodeTtlMs: number;
   /** Processes sharing the port on this machine (node:cluster); more than 1 needs `redisUrl`. */
   workers: number;
-  /** The file holding the HTTP API's bearer key (lib/api.ts); undefined: the API is off. */
-  apiKeyFile: string | undefined;
-  /** Wrong API keys one address may send per minute before it is refused with 429. */
-  apiKeyFailuresPerMinutePerIp: number;
-  /** Largest body an API request may send, in bytes. */
-  maxApiBodyBytes: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -224,6 +224,10 @@ export const OPTIONS = [
   option({ key: 'replayTimeoutMs', flag: '--replay-timeout-ms', env: 'REPLAY_TIMEOUT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms to join and read the greeting and replay (slow reader: 4008)' }),
   option({ key: 'roomsPageMax', flag: '--rooms-page-max', env: 'ROOMS_PAGE_MAX', default: 100, parse: integer(1, 100_000), help: 'most rooms one GET /rooms page lists' }),
   option({ key: 'roomsCacheMs', flag: '--rooms-cache-ms', env: 'ROOMS_CACHE_MS', default: 2000, parse: integer(0, 600_000), help: 'ms GET /rooms answers from one reading of the list' }),
+  // The HTTP API (lib/api.ts, docs/API.md).
+  option({ key: 'apiKeyFile', flag: '--api-key-file', env: 'API_KEY_FILE', default: undefined, parse: apiKeyFile, help: 'file holding the HTTP API\'s key (16 characters or more); without it /api/ is off' }),
+  option({ key: 'apiKeyFailuresPerMinutePerIp', flag: '--api-key-failures-per-minute-per-ip', env: 'API_KEY_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong API keys an address may send per minute (over: 429)' }),
+  option({ key: 'maxApiBodyBytes', flag: '--max-api-body-bytes', env: 'MAX_API_BODY_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest body of an API request, in bytes (bigger: 413)' }),
   option({ key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'HANDSHAKE_TIMEOUT_MS', default: 10_000, parse: integer(1000, 600_000), help: 'time to send a whole HTTP request, in ms' }),
   option({ key: 'maxBufferedBytes', flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: 1024 * 1024, parse: integer(1024, 1024 ** 3), help: 'bytes queued for a peer before it is closed as too slow (4008)' }),
   option({ key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'HEARTBEAT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms between pings; no pong by the next ping: cut off' }),
@@ -246,10 +250,6 @@ export const OPTIONS = [
   option({ key: 'dedupeWindowMs', flag: '--dedupe-window-ms', env: 'DEDUPE_WINDOW_MS', default: DAY_MS, parse: integer(0, 30 * DAY_MS), help: 'ms a message id is remembered against retries' }),
   option({ key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', default: undefined, parse: redisUrl, help: 'Redis shared with other plainchat processes (default: this process alone, on its store)' }),
   option({ key: 'nodeTtlMs', flag: '--node-ttl-ms', env: 'NODE_TTL_MS', default: 10_000, parse: integer(300, 600_000), help: 'with Redis: ms a process\'s heartbeat may stand still before its peers are taken out of their rooms' }),
-  // The HTTP API (lib/api.ts, docs/API.md).
-  option({ key: 'apiKeyFile', flag: '--api-key-file', env: 'API_KEY_FILE', default: undefined, parse: apiKeyFile, help: 'file holding the HTTP API\'s key (16 characters or more); without it /api/ is off' }),
-  option({ key: 'apiKeyFailuresPerMinutePerIp', flag: '--api-key-failures-per-minute-per-ip', env: 'API_KEY_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong API keys an address may send per minute (over: 429)' }),
-  option({ key: 'maxApiBodyBytes', flag: '--max-api-body-bytes', env: 'MAX_API_BODY_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest body of an API request, in bytes (bigger: 413)' }),
   option({ key: 'workers', flag: '--workers', env: 'WORKERS', default: 1, parse: integer(1, 256), help: 'processes sharing the port on this machine (more than 1 needs --redis-url)' }),
 ];
 

@@ -213,6 +213,9 @@ describe('turning the API on', () => {
     assert.throws(() => parseConfig(['--api-key-file', joinPath(dir, 'none.key')], {}), /^Error: --api-key-file: cannot read the API key file .*none\.key \(ENOENT\)/);
     assert.throws(() => parseConfig(['--api-key-file', empty], {}), /holds no key; write one of at least 16/);
     assert.throws(() => parseConfig([], { API_KEY_FILE: short }), /environment variable API_KEY_FILE: .* a key of 3 characters/);
+    const spaced = joinPath(dir, 'spaced.key');
+    writeFileSync(spaced, 'correct horse battery staple\n');
+    assert.throws(() => parseConfig(['--api-key-file', spaced], {}), /holds spaces or characters other than printable ASCII/);
     assert.equal(parseConfig(['--api-key-file', keyFile()], {}).help, false);
     const { child, output } = await spawnServer(['--api-key-file', short]).catch((err: Error) => ({ child: undefined, output: () => err.message }));
     child?.kill();
