@@ -53,6 +53,8 @@ export interface AdmissionLimits {
   replaysPerMinute: number;
   /** Wrong passwords or tokens one address may try per minute. */
   guessesPerMinute: number;
+  /** Wrong API keys one address may send per minute (see lib/api.ts). */
+  apiKeyFailuresPerMinute: number;
   /** Addresses whose budgets are remembered; past it the longest idle one without sockets is forgotten. */
   maxAddresses: number;
   /** Bytes of events waiting for the rate limit (see Connection) over one address's connections, and over all. */
@@ -72,6 +74,7 @@ export function admissionLimits(config: Config): AdmissionLimits {
     roomsPerMinute: config.roomsPerMinutePerIp,
     replaysPerMinute: config.replaysPerMinutePerIp,
     guessesPerMinute: config.authFailuresPerMinutePerIp,
+    apiKeyFailuresPerMinute: config.apiKeyFailuresPerMinutePerIp,
     // Addresses with a socket open are never forgotten, so there is room for all of them.
     maxAddresses: Math.max(config.maxAddresses, config.maxConnections + 1),
     pasteQueueBytesPerIp: config.pasteQueueBytesPerIp,
@@ -105,9 +108,10 @@ interface Account {
   rooms?: TokenBucket;
   replays?: TokenBucket;
   guesses?: TokenBucket;
+  apiKeys?: TokenBucket;
 }
 
-type Budget = 'requests' | 'events' | 'rooms' | 'replays' | 'guesses';
+type Budget = 'requests' | 'events' | 'rooms' | 'replays' | 'guesses' | 'apiKeys';
 
 /** Counts sockets and spends budgets per address; each `take*` returns 0, or the ms to wait. */
 export class Admission {
@@ -224,6 +228,16 @@ export class Admission {
     return this.#accounts.get(key)?.guesses?.wait() ?? 0;
   }
 
+  /** Ms until `key` may try an API key again (0: now), spending none. */
+  apiKeyWait(key: string): number {
+    return this.#accounts.get(key)?.apiKeys?.wait() ?? 0;
+  }
+
+  /** `key` sent a wrong API key: one of its tries is spent. */
+  takeApiKeyFailure(key: string): void {
+    this.#take(key, 'apiKeys');
+  }
+
   #take(key: string, budget: Budget): number {
     const account = this.#account(key);
     const bucket = (account[budget] ??= this.#bucket(budget));
@@ -234,7 +248,7 @@ export class Admission {
     const limits = this.#limits;
     if (budget === 'requests') return new TokenBucket(limits.requestBurst, limits.requestsPerSecond, this.#now);
     if (budget === 'events') return new TokenBucket(limits.eventBurst, limits.eventsPerSecond, this.#now);
-    const perMinute = budget === 'rooms' ? limits.roomsPerMinute : budget === 'replays' ? limits.replaysPerMinute : limits.guessesPerMinute;
+    const perMinute = budget === 'rooms' ? limits.roomsPerMinute : budget === 'replays' ? limits.replaysPerMinute : budget === 'guesses' ? limits.guessesPerMinute : limits.apiKeyFailuresPerMinute;
     return new TokenBucket(perMinute, perMinute / 60, this.#now);
   }
 

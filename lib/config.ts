@@ -1,6 +1,7 @@
 // Configuration from command-line flags and the environment: one table of options, validated at
 // start-up, that also writes `--help` and README's configuration table.
 
+import { readApiKey } from './api.ts';
 import { parseHosts, parseOrigins, parsePublicUrl } from './origin.ts';
 import { checkTimeZone } from './text.ts';
 
@@ -68,6 +69,12 @@ export interface Config {
   roomsPageMax: number;
   /** How long `GET /rooms` answers from one reading of the room list, in ms. */
   roomsCacheMs: number;
+  /** The file holding the HTTP API's bearer key (lib/api.ts); undefined: the API is off. */
+  apiKeyFile: string | undefined;
+  /** Wrong API keys one address may send per minute before it is refused with 429. */
+  apiKeyFailuresPerMinutePerIp: number;
+  /** Largest body an API request may send, in bytes. */
+  maxApiBodyBytes: number;
   /** How long a client may take to send a whole HTTP request or upgrade, in milliseconds. */
   handshakeTimeoutMs: number;
   /** Bytes queued for one peer before it counts as a slow consumer and is closed with 4008. */
@@ -184,6 +191,12 @@ function filePath(raw: string): string {
   return raw;
 }
 
+/** Checked at start-up: the file must hold a key (see readApiKey), read again when the server starts. */
+function apiKeyFile(raw: string): string {
+  readApiKey(raw);
+  return raw;
+}
+
 function switchValue(raw: string): boolean {
   const value = raw.trim().toLowerCase();
   if (value === '1' || value === 'true') return true;
@@ -234,6 +247,10 @@ export const OPTIONS = [
   option({ key: 'replayTimeoutMs', flag: '--replay-timeout-ms', env: 'REPLAY_TIMEOUT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms to join and read the greeting and replay (slow reader: 4008)' }),
   option({ key: 'roomsPageMax', flag: '--rooms-page-max', env: 'ROOMS_PAGE_MAX', default: 100, parse: integer(1, 100_000), help: 'most rooms one GET /rooms page lists' }),
   option({ key: 'roomsCacheMs', flag: '--rooms-cache-ms', env: 'ROOMS_CACHE_MS', default: 2000, parse: integer(0, 600_000), help: 'ms GET /rooms answers from one reading of the list' }),
+  // The HTTP API (lib/api.ts, docs/API.md).
+  option({ key: 'apiKeyFile', flag: '--api-key-file', env: 'API_KEY_FILE', default: undefined, parse: apiKeyFile, help: 'file holding the HTTP API\'s key (16 characters or more); without it /api/ is off' }),
+  option({ key: 'apiKeyFailuresPerMinutePerIp', flag: '--api-key-failures-per-minute-per-ip', env: 'API_KEY_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong API keys an address may send per minute (over: 429)' }),
+  option({ key: 'maxApiBodyBytes', flag: '--max-api-body-bytes', env: 'MAX_API_BODY_BYTES', default: 64 * 1024, parse: integer(128, 64 * 1024 * 1024), help: 'largest body of an API request, in bytes (bigger: 413)' }),
   option({ key: 'handshakeTimeoutMs', flag: '--handshake-timeout-ms', env: 'HANDSHAKE_TIMEOUT_MS', default: 10_000, parse: integer(1000, 600_000), help: 'time to send a whole HTTP request, in ms' }),
   option({ key: 'maxBufferedBytes', flag: '--max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', default: 1024 * 1024, parse: integer(1024, 1024 ** 3), help: 'bytes queued for a peer before it is closed as too slow (4008)' }),
   option({ key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'HEARTBEAT_MS', default: 30_000, parse: integer(100, 3_600_000), help: 'ms between pings; no pong by the next ping: cut off' }),

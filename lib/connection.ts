@@ -335,6 +335,11 @@ export class Connection extends WebSocket implements Peer, Pulse {
     else this.#outbox.push(PING_FRAME);
   }
 
+  /** Closes this connection from outside (a kick): see Peer.disconnect. */
+  disconnect(close: CloseInfo): void {
+    this.#kick(close);
+  }
+
   #tooSlow(close: CloseInfo): void {
     // Once: a ping or a frame due while the close waits for its answer finds the backlog still there.
     if (this.#hasLeft) return;

@@ -164,6 +164,21 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
     async history(room, before, limit) {
       return store.page(room, before, limit);
     },
+    async deleteMessage(room, seq, by) {
+      const outcome = store.tombstone(room, seq, by);
+      if (!outcome) return undefined;
+      if (outcome.isNew) emitKept(room, { type: 'message-deleted', data: { seq, sender: outcome.message.sender, by } });
+      await store.commit();
+      return outcome.message;
+    },
+    async kick(room, kick) {
+      const name = rooms.get(room)?.names.get(nameKey(kick.name));
+      if (name !== undefined) emit(room, { type: 'peer-kicked', data: { ...kick, name } });
+      return name;
+    },
+    async isNameTaken(room, name) {
+      return isTaken(room, rooms.get(room)?.names ?? new Map())(name);
+    },
     async registerSession(token, room, name) {
       store.saveSession(token, room, name);
       await store.commit();

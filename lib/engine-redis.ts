@@ -14,7 +14,7 @@ import { planPage, planReplay } from './history.ts';
 import { Liveness } from './liveness.ts';
 import { generateName, nameKey } from './names.ts';
 import type { ChatMessage, Topic } from './protocol.ts';
-import { AWAY, BEAT, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
+import { AWAY, BEAT, DELETE, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RANGE, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
 import type { DirectMessage } from './store.ts';
 
@@ -106,18 +106,17 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   /** The kept messages numbered `from` to `to`, in order. */
   const range = async (room: string, from: number, to: number): Promise<ChatMessage[]> => {
     if (from > to) return [];
-    const entries = await client.xRange(key(room, 'history'), `${from}-0`, `${to}-0`);
-    return (entries ?? []).map((entry) => JSON.parse(entry.message['m']!) as ChatMessage);
+    const kept = (await run(RANGE, [room, from, to])) as string[];
+    return kept.map((json) => JSON.parse(json) as ChatMessage);
   };
   /**
    * The room's newest seq, its oldest kept one (newest + 1 when none is kept) and its `count`
    * newest messages, oldest first, read at one instant: a message published after it has a higher seq.
    */
   const span = async (room: string, count = 0): Promise<{ newest: number; oldest: number; latest: ChatMessage[] }> => {
-    const [seq, first, ...newestFirst] = (await run(NEWEST, [room, count])) as string[];
-    const newest = Number(seq);
+    const [seq, oldest, ...newestFirst] = (await run(NEWEST, [room, count])) as string[];
     const latest = newestFirst.map((json) => JSON.parse(json) as ChatMessage).reverse();
-    return { newest, oldest: first ? Number(first.split('-')[0]) : newest + 1, latest };
+    return { newest: Number(seq), oldest: Number(oldest), latest };
   };
 
   // The rooms this process holds names in (or is joining), each with its stream made whole.
@@ -487,6 +486,24 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       const { newest, oldest } = await span(room);
       const { from, to, more } = planPage(newest, oldest, before, limit);
       return { messages: await range(room, from, to), more };
+    },
+    async deleteMessage(room, seq, by) {
+      const answer = await run(DELETE, [epoch, room, seq, by]);
+      refuseForeignEpoch(answer);
+      const [outcome, json] = answer as string[];
+      return outcome === 'unknown' ? undefined : (JSON.parse(json!) as ChatMessage);
+    },
+    // Published as other room events are: every process closes its own connections of the name.
+    async kick(room, kick) {
+      const name = await client.hGet(key(room, 'names'), nameKey(kick.name));
+      if (name === null || name === undefined) return undefined;
+      await client.publish(`${channelPrefix}${room}`, JSON.stringify({ type: 'peer-kicked', data: { ...kick, name } }));
+      return name;
+    },
+    async isNameTaken(room, name) {
+      const folded = nameKey(name);
+      const [online, owned] = await Promise.all([client.hExists(key(room, 'names'), folded), client.exists(`${prefix}owner:${room}:${folded}`)]);
+      return Boolean(online) || owned > 0;
     },
     isHealthy,
     async close(): Promise<void> {

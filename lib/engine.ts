@@ -2,7 +2,7 @@
 // default; an engine over Redis implements the same interface so that several processes act as one.
 
 import type { Position, Replay } from './history.ts';
-import type { ChatMessage, Topic } from './protocol.ts';
+import type { ChatMessage, MessageDeleted, PeerKicked, Topic } from './protocol.ts';
 import type { DirectMessage, HistoryPage, Origin } from './store.ts';
 
 /** What happened in a room, as every node hears it. Presence is a snapshot on join, then these diffs. */
@@ -17,7 +17,11 @@ export type RoomEvent =
   | { type: 'direct-message'; data: DirectMessage & { stored?: true } }
   | { type: 'message'; data: ChatMessage }
   // The history this room's positions refer to is gone (Redis came back empty): numbering restarts in `epoch`.
-  | { type: 'history-reset'; data: { epoch: string } };
+  | { type: 'history-reset'; data: { epoch: string } }
+  // A kept message became a tombstone (Engine.deleteMessage).
+  | { type: 'message-deleted'; data: MessageDeleted }
+  // Every connection of the name is to close (Engine.kick); its `peer-left` follows as they do.
+  | { type: 'peer-kicked'; data: PeerKicked };
 
 /** Receives every event of every room, in each room's order. */
 export type RoomListener = (room: string, event: RoomEvent) => void;
@@ -114,6 +118,21 @@ export interface Engine {
   replay(room: string, since: Position | 'malformed' | undefined, recent: number, limit?: number): Promise<Replay>;
   /** Up to `limit` messages before seq `before`, oldest first, and whether older ones are kept. */
   history(room: string, before: number, limit: number): Promise<HistoryPage>;
+  /**
+   * Replaces the kept message `seq` of `room` by its tombstone (sender, ts, seq and epoch kept,
+   * the text dropped, marked `deleted` by `by`) wherever history is read from, and tells every
+   * listener `message-deleted`. Resolves with the tombstone, or undefined when no message of that
+   * seq is kept. A message deleted already stays as it is, and nobody is told again.
+   */
+  deleteMessage(room: string, seq: number, by: string): Promise<ChatMessage | undefined>;
+  /**
+   * Tells every listener of `room` (on every process) `peer-kicked`, so that each closes its
+   * connections of the name; resolves with the name as it is online (found by nameKey), or
+   * undefined, telling nobody, when nobody of that name is online in the room.
+   */
+  kick(room: string, kick: PeerKicked): Promise<string | undefined>;
+  /** Whether `name` (by nameKey) is someone's in `room`: online, or owned by a session. */
+  isNameTaken(room: string, name: string): Promise<boolean>;
   /**
    * Records that a session token holds `name` in `room`, from now: it is resolved once kept. Renewed
    * on each connect, and by `leave` (a store keeps it for the session TTL after that).

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
   'auth-required': 'this server wants a sign-in first (see `auth-required`): send `{"type":"auth","data":"<password or token>"}`, or /auth <password or token>',
   'auth-failed': 'the password or token of an `auth` is wrong or not valid (the message says why); `retryAfterMs` when the address has made too many wrong tries',
+  'unknown-message': 'no message of that seq is kept in the room (never sent, or gone from history)',
   unavailable: 'the server could not keep or pass on the event just now (the store cannot write, or Redis is unreachable); nothing changed',
 } as const;
 
@@ -51,11 +52,23 @@ export const CLOSE = {
   signInTimeout: { code: 4401, reason: 'no sign-in in time; connect again and sign in', reconnect: false },
   roomForbidden: { code: 4403, reason: 'your sign-in does not let you into this room', reconnect: false },
   tokenExpired: { code: 4440, reason: 'token expired: fetch a new token and connect again', reconnect: true },
+  // The reason is widened to name why, as `kicked: spam` (see kickedClose).
+  kicked: { code: 4003, reason: 'kicked' as string, reconnect: false },
   slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
   slowReplay: { code: 4008, reason: 'too slow: the greeting and replay were not read in time', reconnect: true },
 } as const;
 
 export type CloseInfo = (typeof CLOSE)[keyof typeof CLOSE];
+
+/** A close reason is at most 123 bytes of UTF-8. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The `kicked` close (4003) with its reason, `kicked: <reason>`, cut to what a close frame holds. */
+export function kickedClose(reason: string): CloseInfo {
+  let text = reason ? `${CLOSE.kicked.reason}: ${reason}` : CLOSE.kicked.reason;
+  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = [...text].slice(0, -1).join('');
+  return { ...CLOSE.kicked, reason: text };
+}
 
 /** Seconds a refused client is told to wait (`Retry-After`) when the server is full or closing. */
 export const RETRY_AFTER_SECONDS = 5;

@@ -55,6 +55,11 @@ export function planPage(seq: number, oldest: number, before: number, limit: num
   return { from, to, more: from > oldest && to >= oldest };
 }
 
+/** The tombstone of `message`, deleted by `by`: what history holds in its place. */
+export function toTombstone({ sender, ts, seq, epoch }: ChatMessage, by: string): ChatMessage {
+  return { sender, message: '', ts, seq, epoch, deleted: true, deletedBy: by };
+}
+
 /** About the bytes a kept message holds in memory: its strings (UTF-16) and the object around them. */
 export function messageBytes(message: ChatMessage): number {
   return 2 * (message.message.length + message.sender.length) + 96;
@@ -175,6 +180,22 @@ export class RoomHistory implements HistoryHolder {
     if (first > to) return [];
     const base = this.#seq - this.#messages.length + 1;
     return this.#messages.slice(first - base, to - base + 1);
+  }
+
+  /**
+   * Puts `seq`'s tombstone in its place (see toTombstone): undefined when not held, the message
+   * as it is when it is a tombstone already.
+   */
+  tombstone(seq: number, by: string): { message: ChatMessage; isNew: boolean } | undefined {
+    const index = seq - (this.#seq - this.#messages.length + 1);
+    const kept = seq >= this.oldest ? this.#messages[index] : undefined;
+    if (!kept || kept.deleted) return kept && { message: kept, isNew: false };
+    const tombstone = toTombstone(kept, by);
+    this.#messages[index] = tombstone;
+    const freed = messageBytes(kept) - messageBytes(tombstone);
+    this.#bytes -= freed;
+    this.#budget?.budget.add(this.#budget.room, this, -freed);
+    return { message: tombstone, isNew: true };
   }
 
   /** The replay for a client (see planReplay). */

@@ -3,7 +3,9 @@
 // map from socket to name.
 
 import type { RoomEvent } from './engine.ts';
+import { type CloseInfo, kickedClose } from './errors.ts';
 import type { Counters } from './metrics.ts';
+import { nameKey } from './names.ts';
 import { frameText } from './outbox.ts';
 import { encodeEvent, type ServerEvent } from './protocol.ts';
 
@@ -18,6 +20,8 @@ export interface Peer {
    * numbering restarts. `event` is what `frame` says, for a peer that is sent text (see text.ts).
    */
   deliver(frame: Buffer, seq: number | undefined, event: ServerEvent): void;
+  /** Closes the peer with a documented code after the frames it is owed; it leaves the room at once. */
+  disconnect(close: CloseInfo): void;
 }
 
 type PresenceChange = 'peer-joined' | 'peer-left';
@@ -89,6 +93,14 @@ export class Hub {
     return false;
   }
 
+  /** How many connections of this process are in `roomName` under `name` (by nameKey). */
+  countNamed(roomName: string, name: string): number {
+    const key = nameKey(name);
+    let count = 0;
+    for (const peer of this.#rooms.get(roomName) ?? []) if (nameKey(peer.name) === key) count++;
+    return count;
+  }
+
   get size(): number {
     return this.#size;
   }
@@ -125,6 +137,13 @@ export class Hub {
       // Only to the two ends (every connection of each), on whichever process they are.
       const { from, to } = event.data;
       for (const peer of room) if (peer.name === to || peer.name === from) peer.deliver(frame, undefined, event);
+      return;
+    }
+    if (event.type === 'peer-kicked') {
+      // Everyone is told, the kicked included, and then each connection of the name here is closed.
+      for (const peer of room) peer.deliver(frame, undefined, event);
+      const close = kickedClose(event.data.reason);
+      for (const peer of [...room]) if (peer.name === event.data.name) peer.disconnect(close);
       return;
     }
     // A peer is not told that it is typing.

@@ -18,6 +18,24 @@ export interface ChatMessage {
   epoch: string;
   /** An action (`/me waves`): shown as `* sender waves`. */
   action?: true;
+  /** A tombstone: the message was deleted (see Engine.deleteMessage); `message` is empty. */
+  deleted?: true;
+  /** Who deleted it, with `deleted`. */
+  deletedBy?: string;
+}
+
+/** A message deleted from a room's history: its seq, who had sent it, and who deleted it. */
+export interface MessageDeleted {
+  seq: number;
+  sender: string;
+  by: string;
+}
+
+/** A name disconnected from a room (every connection of it), by whom and why. */
+export interface PeerKicked {
+  name: string;
+  by: string;
+  reason: string;
 }
 
 /** A room's topic; an empty `topic` is none (it was cleared). */
@@ -46,6 +64,8 @@ export type ServerEvent =
   | { type: 'direct-message'; data: DirectMessage & { stored?: true; missed?: true } }
   | { type: 'history-page'; data: { before: number; count: number; more: boolean } }
   | { type: 'history-reset'; data: { epoch: string } }
+  | { type: 'message-deleted'; data: MessageDeleted }
+  | { type: 'peer-kicked'; data: PeerKicked }
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
@@ -300,11 +320,6 @@ function parseAuth(data: unknown): ParseResult {
   return { ok: true, event: { type: 'auth', data } };
 }
 
-/** Whether `room` is a room name: 1 to 32 characters of a-z, 0-9 and -. */
-export function isRoomName(room: string): boolean {
-  return ROOM_NAME.test(room);
-}
-
 /** `/join <room>`: a room name as the upgrade URL takes one. */
 function parseJoin(data: unknown): ParseResult {
   if (typeof data !== 'string' || !ROOM_NAME.test(data)) return fail('bad-room', `a room name is 1 to 32 characters of a-z, 0-9 and -, as in /join dev; got ${shown(data)}`);
@@ -332,6 +347,11 @@ export function encodeEvent(event: ServerEvent): string {
 /** The room a connection joins when its upgrade URL names none. */
 export const DEFAULT_ROOM = 'lobby';
 const ROOM_NAME = /^[a-z0-9-]{1,32}$/;
+
+/** Whether `room` is a valid room name (1 to 32 characters of a-z, 0-9 and -). */
+export function isRoomName(room: string): boolean {
+  return ROOM_NAME.test(room);
+}
 
 /** Reads `room` from the upgrade URL's query: the room's name, or undefined when it is not a valid one. */
 export function parseRoom(query: string): string | undefined {

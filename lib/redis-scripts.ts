@@ -6,8 +6,8 @@
 // (set of `<room>\n<name key>\n<name>` it holds); per room `room:<room>:names` (hash: name key
 // to name, who is online), `room:<room>:holders` (hash: name key to the ids of the processes
 // holding that name, space-separated, each followed by `~` while no connection uses it there, in its
-// grace period), `room:<room>:seq` and `room:<room>:history` (stream, entry
-// ids `<seq>-0`); per owned name `owner:<room>:<name key>` (the owning session's token hash);
+// grace period), `room:<room>:seq`, `room:<room>:history` (stream, entry
+// ids `<seq>-0`) and `room:<room>:deleted` (hash: seq to the tombstone's JSON of a message taken out of the stream); per owned name `owner:<room>:<name key>` (the owning session's token hash);
 // per session `session:<token hash>` (`<room>\n<name>`) and `mail:<token hash>:<room>` (list of
 // kept direct messages); `sent:<token hash> <id>` (a remembered message id). Events go on channel
 // `events:<room>`; an event that marks a point in the stream for one process carries `sync`.
@@ -55,8 +55,34 @@ local function release(room, folded, name, node, roomTtl)
     redis.call('PEXPIRE', roomKey(room, 'seq'), roomTtl)
     redis.call('PEXPIRE', roomKey(room, 'history'), roomTtl)
     redis.call('PEXPIRE', roomKey(room, 'topic'), roomTtl)
+    redis.call('PEXPIRE', roomKey(room, 'deleted'), roomTtl)
   end
   return 1
+end
+-- The room's oldest kept seq (seq + 1 when none is): the stream's first entry, or a tombstone
+-- just before it (a deleted message leaves the stream, and its tombstone takes its place).
+local function oldestOf(room, seq)
+  local first = redis.call('XRANGE', roomKey(room, 'history'), '-', '+', 'COUNT', 1)[1]
+  local oldest = first and tonumber(string.match(first[1], '^%d+')) or seq + 1
+  local deleted = roomKey(room, 'deleted')
+  while oldest > 1 and redis.call('HEXISTS', deleted, oldest - 1) == 1 do oldest = oldest - 1 end
+  return oldest
+end
+-- The kept messages \`from\`..\`to\` as JSON, in order, each deleted one's tombstone in its place.
+local function readRange(room, from, to)
+  local result = {}
+  if from > to then return result end
+  local deleted = roomKey(room, 'deleted')
+  local hasTombstones = redis.call('EXISTS', deleted) == 1
+  local bySeq = {}
+  for _, entry in ipairs(redis.call('XRANGE', roomKey(room, 'history'), from .. '-0', to .. '-0')) do
+    bySeq[tonumber(string.match(entry[1], '^%d+'))] = entry[2][2]
+  end
+  for seq = from, to do
+    local json = bySeq[seq] or (hasTombstones and redis.call('HGET', deleted, seq))
+    if json then result[#result + 1] = json end
+  end
+  return result
 end
 `;
 
@@ -86,6 +112,7 @@ redis.call('SADD', p .. 'node:' .. node .. ':peers', member(room, folded, name))
 redis.call('PERSIST', roomKey(room, 'seq'))
 redis.call('PERSIST', roomKey(room, 'history'))
 redis.call('PERSIST', roomKey(room, 'topic'))
+redis.call('PERSIST', roomKey(room, 'deleted'))
 if online then
   redis.call('PUBLISH', channel(room), cjson.encode({type = 'sync', sync = tag}))
 else
@@ -214,17 +241,43 @@ if dedupe ~= '' then redis.call('SET', dedupeKey, message, 'PX', ARGV[7]) end
 return message`;
 
 /**
- * Room ARGV[2]'s newest seq, its oldest kept entry's id ('' when none is kept) and its newest
- * ARGV[3] messages' JSON (none for 0), newest first, read at one instant: {seq, id, json...}.
+ * Room ARGV[2]'s newest seq, its oldest kept seq (see oldestOf) and its newest ARGV[3] messages'
+ * JSON (none for 0), newest first, tombstones in their places, read at one instant: {seq, oldest, json...}.
  */
 export const NEWEST = `${PRELUDE}
-local history = roomKey(ARGV[2], 'history')
-local first = redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1]
-local result = {redis.call('GET', roomKey(ARGV[2], 'seq')) or '0', first and first[1] or ''}
-if tonumber(ARGV[3]) > 0 then
-  for _, entry in ipairs(redis.call('XREVRANGE', history, '+', '-', 'COUNT', ARGV[3])) do result[#result + 1] = entry[2][2] end
-end
+local seq = tonumber(redis.call('GET', roomKey(ARGV[2], 'seq')) or '0')
+local oldest = oldestOf(ARGV[2], seq)
+local result = {tostring(seq), tostring(oldest)}
+local latest = readRange(ARGV[2], math.max(oldest, seq - tonumber(ARGV[3]) + 1), seq)
+for i = #latest, 1, -1 do result[#result + 1] = latest[i] end
 return result`;
+
+/** Room ARGV[2]'s kept messages ARGV[3] to ARGV[4] as JSON, oldest first, tombstones in their places. */
+export const RANGE = `${PRELUDE}
+return readRange(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))`;
+
+/**
+ * Replaces message ARGV[4] of room ARGV[3] by its tombstone, deleted by ARGV[5]: the entry leaves
+ * the stream (its text with it) and the tombstone is kept in `deleted`, with the history's expiry;
+ * publishes `message-deleted`. ARGV: prefix, epoch, room, seq, by. Returns 'epoch', {'unknown'}
+ * (not kept), or {'new' or 'old' (a tombstone already), the tombstone's JSON}.
+ */
+export const DELETE = `${PRELUDE}
+local room, seq, by = ARGV[3], ARGV[4], ARGV[5]
+if not isEpoch(ARGV[2]) then return 'epoch' end
+local deleted, history = roomKey(room, 'deleted'), roomKey(room, 'history')
+local prior = redis.call('HGET', deleted, seq)
+if prior then return {'old', prior} end
+local entry = redis.call('XRANGE', history, seq .. '-0', seq .. '-0')[1]
+if not entry then return {'unknown'} end
+local message = cjson.decode(entry[2][2])
+local tombstone = cjson.encode({sender = message.sender, message = '', ts = message.ts, seq = message.seq, epoch = message.epoch, deleted = true, deletedBy = by})
+redis.call('HSET', deleted, seq, tombstone)
+redis.call('XDEL', history, seq .. '-0')
+local ttl = redis.call('PTTL', history)
+if ttl > 0 then redis.call('PEXPIRE', deleted, ttl) end
+redis.call('PUBLISH', channel(room), cjson.encode({type = 'message-deleted', data = {seq = message.seq, sender = message.sender, by = by}}))
+return {'new', tombstone}`;
 
 /** Marks a point in room ARGV[2]'s stream with tag ARGV[3] and returns the room there: {'ok', seq, names...}. */
 export const MARK = `${PRELUDE}

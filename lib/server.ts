@@ -22,6 +22,7 @@ import { Hub } from './hub.ts';
 import { createCounters, MetricsPage } from './metrics.ts';
 import { createHostCheck, createOriginCheck } from './origin.ts';
 import { createPageHandler } from './page.ts';
+import { createApiHandler, readApiKey } from './api.ts';
 import { parseResume, parseRoom } from './protocol.ts';
 import { Sessions } from './sessions.ts';
 import { createMemoryStore } from './store-memory.ts';
@@ -55,6 +56,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const startedAt = now();
   // First, so that a wrong key file stops the start before anything listens or connects.
   const auth = createAuth(config);
+  // Read before anything is opened: a key file gone since the options were checked stops the start.
+  const apiKey = config.apiKeyFile === undefined ? undefined : readApiKey(config.apiKeyFile);
   const counters = createCounters();
   const metrics = new MetricsPage(counters);
   const hub = new Hub(counters, config.presenceBatchMs);
@@ -94,6 +97,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
+  const serveApi = createApiHandler({ engine, hub, config, admission, now, addressOf, log }, apiKey);
   let isShuttingDown = false;
 
   const http = createServer(
@@ -137,6 +141,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
           }
           listRooms(res, query, signedIn.identity.rooms);
         });
+      } else if (path === '/api' || path.startsWith('/api/')) {
+        serveApi(req, res, path, query);
       } else if (path === WEBSOCKET_PATH) {
         respond(res, 426, 'this endpoint speaks WebSocket; open / in a browser or connect with a WebSocket client', {
           Upgrade: 'websocket',

@@ -69,6 +69,7 @@ export function createMemoryStore(options: StoreOptions): Store {
       const { from, to, more } = planPage(history.seq, history.oldest, before, limit);
       return { messages: history.read(from, to), more };
     },
+    tombstone: (room, seq, by) => histories.get(room)?.tombstone(seq, by),
     rooms: () => [...histories].filter(([, history]) => history.seq > 0).map(([room]) => room),
     sessionName(token, room) {
       const session = live(token);

@@ -43,3 +43,11 @@ export function upgradeFrom2(db: BetterSqlite3.Database): void {
     db.prepare("UPDATE meta SET value = '3' WHERE key = 'schema'").run();
   })();
 }
+
+/** Schema 3 to 4: messages gain `deleted_by` (a tombstone's deleter; none was deleted before). */
+export function upgradeFrom3(db: BetterSqlite3.Database): void {
+  db.transaction(() => {
+    db.exec('ALTER TABLE messages ADD COLUMN deleted_by TEXT');
+    db.prepare("UPDATE meta SET value = '4' WHERE key = 'schema'").run();
+  })();
+}

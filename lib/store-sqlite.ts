@@ -11,9 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { type HistoryHolder, messagesBytes, planPage, planReplay } from './history.ts';
+import { type HistoryHolder, messageBytes, messagesBytes, planPage, planReplay, toTombstone } from './history.ts';
 import { nameKey } from './names.ts';
-import { upgradeFrom1, upgradeFrom2 } from './store-sqlite-upgrade.ts';
+import { upgradeFrom1, upgradeFrom2, upgradeFrom3 } from './store-sqlite-upgrade.ts';
 import { atTurnEnd } from './turn.ts';
 import type { ChatMessage, Topic } from './protocol.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
@@ -35,7 +35,8 @@ export const DATABASE_FILE = 'plainchat.db';
 // 2: `sessions.name_key` is nameKey (lib/names.ts); a file of schema 1 is upgraded as it opens.
 // Bump it, with an upgrade, whenever nameKey changes (unhomoglyph's data, say): keys are kept.
 // 3: `messages.action` marks an action (`/me`), and `topics` keeps each room's topic.
-const SCHEMA_VERSION = '3';
+// 4: `messages.deleted_by` marks a tombstone (its body is empty): who deleted the message.
+const SCHEMA_VERSION = '4';
 const DAY_MS = 86_400_000;
 
 const SCHEMA = `
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS rooms (room TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS messages (
   id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
-  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL, action INTEGER NOT NULL DEFAULT 0);
+  sender TEXT NOT NULL, body TEXT NOT NULL, session BLOB NOT NULL, action INTEGER NOT NULL DEFAULT 0, deleted_by TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room ON messages (room, seq);
 CREATE TABLE IF NOT EXISTS sent (dedupe BLOB PRIMARY KEY, seq INTEGER NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
@@ -62,6 +63,7 @@ interface Row {
   sender: string;
   body: string;
   action: number;
+  deleted_by: string | null;
 }
 
 /** One room's numbering and the newest committed messages, in memory while the room is active. */
@@ -141,6 +143,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       upgradeFrom2(db);
       meta.set('schema', '3');
     }
+    if (meta.get('schema') === '3') {
+      upgradeFrom3(db);
+      meta.set('schema', '4');
+    }
     if (meta.get('schema') !== SCHEMA_VERSION) throw new StoreError(`${file} has schema ${meta.get('schema')}, this plainchat reads ${SCHEMA_VERSION}; use a matching plainchat or another --data-dir`);
     epoch = meta.get('epoch')!;
   } catch (err) {
@@ -173,7 +179,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     remember: db.prepare('INSERT OR REPLACE INTO sent (dedupe, seq, ts) VALUES (?, ?, ?)'),
     prior: db.prepare('SELECT seq FROM sent WHERE dedupe = ? AND ts >= ?').pluck(),
     forgetSent: db.prepare('DELETE FROM sent WHERE ts < ?'),
-    range: db.prepare('SELECT seq, ts, sender, body, action FROM messages WHERE room = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
+    range: db.prepare('SELECT seq, ts, sender, body, action, deleted_by FROM messages WHERE room = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
+    tombstone: db.prepare("UPDATE messages SET body = '', action = 0, deleted_by = ? WHERE room = ? AND seq = ?"),
     oldest: db.prepare('SELECT min(seq) FROM messages WHERE room = ?').pluck(),
     rooms: db.prepare('SELECT room FROM rooms WHERE EXISTS (SELECT 1 FROM messages WHERE messages.room = rooms.room)').pluck(),
     trimRoom: db.prepare('DELETE FROM messages WHERE room = ? AND seq <= ?'),
@@ -200,7 +207,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     dropMail: db.prepare('DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE session = ? ORDER BY id LIMIT ?)'),
   };
 
-  const toMessage = (row: Row): ChatMessage => ({ sender: row.sender, message: row.body, ts: row.ts, epoch, seq: row.seq, ...(row.action ? { action: true } : {}) });
+  const toMessage = (row: Row): ChatMessage => {
+    const message: ChatMessage = { sender: row.sender, message: row.body, ts: row.ts, epoch, seq: row.seq, ...(row.action ? { action: true } : {}) };
+    return row.deleted_by === null ? message : toTombstone(message, row.deleted_by);
+  };
   const states = new Map<string, RoomState>();
   /** Rooms with messages since the last trim. */
   const touched = new Set<string>();
@@ -379,6 +389,24 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       const state = stateOf(room);
       const { from, to, more } = planPage(state.committed, oldestOf(room, state), before, limit);
       return { messages: read(room, state, from, to), more };
+    },
+    tombstone(room, seq, by) {
+      const state = stateOf(room);
+      if (seq < oldestOf(room, state) || seq > state.committed) return undefined;
+      const [kept] = read(room, state, seq, seq);
+      if (!kept || kept.deleted) return kept && { message: kept, isNew: false };
+      const tombstone = toTombstone(kept, by);
+      write(room, () => sql.tombstone.run(by, room, seq));
+      // The window shows it once it is durable, as it shows a message.
+      batch!.callbacks.push((isCommitted) => {
+        const index = seq - (state.recent[0]?.seq ?? Infinity);
+        if (!isCommitted || state.recent[index]?.seq !== seq) return;
+        const freed = messageBytes(state.recent[index]!) - messageBytes(tombstone);
+        state.recent[index] = tombstone;
+        state.holder.bytes -= freed;
+        historyBudget.add(room, state.holder, -freed);
+      });
+      return { message: tombstone, isNew: true };
     },
     rooms: () => sql.rooms.all() as string[],
     sessionName(token, room) {

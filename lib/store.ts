@@ -74,6 +74,11 @@ export interface Store {
   replay(room: string, since: Position | 'malformed' | undefined, recent: number, limit?: number): Replay;
   /** Up to `limit` committed messages before `before`, oldest first. */
   page(room: string, before: number, limit: number): HistoryPage;
+  /**
+   * Replaces the committed message `seq` by its tombstone in the current batch (see
+   * Engine.deleteMessage): `isNew` unless it was a tombstone already; undefined when not kept.
+   */
+  tombstone(room: string, seq: number, by: string): { message: ChatMessage; isNew: boolean } | undefined;
   /** Rooms with kept messages. */
   rooms(): string[];
   /** The name a live session holds in `room`, or undefined when the token is unknown there or expired. */

@@ -57,7 +57,8 @@ const NOT_RECOVERED = {
 export function renderText(event: ServerEvent, view: TextView): string | undefined {
   switch (event.type) {
     case 'message': {
-      const { sender, message, ts, action } = event.data;
+      const { sender, message, ts, action, deleted } = event.data;
+      if (deleted) return `${view.time(ts)} <${sender}> (deleted)`;
       return block(action ? `${view.time(ts)} * ${sender} ` : `${view.time(ts)} <${sender}> `, message);
     }
     case 'direct-message': {
@@ -72,6 +73,10 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return `-- ${listNames(event.data)} left`;
     case 'peer-quit':
       return event.data.reason ? `-- ${event.data.name} quit: ${event.data.reason}` : undefined;
+    case 'message-deleted':
+      return `-- a message by ${event.data.sender} was deleted by ${event.data.by}`;
+    case 'peer-kicked':
+      return `-- ${event.data.name} was kicked by ${event.data.by}${event.data.reason ? `: ${event.data.reason}` : ''}`;
     case 'peer-renamed':
       return `-- ${event.data.from} is now ${event.data.to}`;
     case 'update-peers':

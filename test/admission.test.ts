@@ -5,6 +5,7 @@ import { Admission, type AdmissionLimits, addressKey, clientAddress } from '../l
 const LIMITS: AdmissionLimits = {
   maxConnections: 3,
   maxConnectionsPerIp: 2,
+  apiKeyFailuresPerMinute: 2,
   requestsPerSecond: 1,
   requestBurst: 2,
   eventsPerSecond: 10,

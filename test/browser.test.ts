@@ -1,6 +1,8 @@
 // The page in a real browser: Debian's Chromium driven by playwright-core against the real server.
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { defaultConfig } from '../lib/config.ts';
@@ -558,6 +560,40 @@ describe('the page in Chromium', { skip: isChromiumMissing ? `no Chromium at ${C
     await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 15_000 });
     await page.locator('#peers li', { hasText: '(you)' }).waitFor();
     await context.close();
+  });
+
+  test('a message deleted through the HTTP API becomes "message deleted" in an open tab, in its place, and in history; a kicked tab stays away', async () => {
+    const key = 'browser-test-key-0123456789';
+    const apiKeyFile = join(tempDataDir(), 'api.key');
+    writeFileSync(apiKeyFile, `${key}\n`);
+    const api = await startServer({ ...testConfig(0), apiKeyFile }, { log: () => {} });
+    const call = async (method: string, path: string, body?: unknown) =>
+      (await fetch(`${api.url}/api/rooms/moderated${path}`, { method, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<any>;
+    try {
+      const page = await openIn(await browser.newContext(), `${api.url}/#moderated`);
+      for (const text of ['first line', 'my password is hunter2', 'last line']) {
+        await say(page, text);
+        await page.locator('#messages .msg:not(.pending)', { hasText: text }).waitFor();
+      }
+      const { messages } = await call('GET', '/messages');
+      const seq = messages.find((m: { message: string }) => m.message.includes('hunter2')).seq;
+      assert.equal((await call('DELETE', `/messages/${seq}`)).message.deleted, true);
+      await page.locator('#messages .msg.deleted', { hasText: 'message deleted' }).waitFor();
+      assert.deepEqual(await shownTexts(page), ['first line', 'message deleted', 'last line']);
+      const fresh = await openIn(await browser.newContext(), `${api.url}/#moderated`);
+      await fresh.locator('#messages .msg.deleted', { hasText: 'message deleted' }).waitFor();
+      assert.deepEqual(await shownTexts(fresh), ['first line', 'message deleted', 'last line']);
+      assert.equal(await fresh.locator('#messages', { hasText: 'hunter2' }).count(), 0);
+
+      assert.equal((await call('POST', '/kick', { name: await nameOn(page), reason: 'spam' })).connections, 1);
+      await page.locator('#messages .note', { hasText: 'You were removed from the room' }).waitFor();
+      await fresh.locator('#messages .note', { hasText: 'removed from #moderated by api: spam' }).waitFor();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await page.locator('#status').textContent(), 'Removed', 'it does not reconnect by itself');
+      await Promise.all([page, fresh].map((tab) => tab.context().close()));
+    } finally {
+      await api.close();
+    }
   });
 
   test('no page broke a Content-Security-Policy rule or threw a script error, in any test', () => {

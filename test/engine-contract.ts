@@ -261,6 +261,47 @@ export function engineContract(name: string, create: EngineFactory): void {
         assert.equal((await engine.replay('lobby', undefined, 10)).messages.length, 0);
       }));
 
+    test('deleteMessage leaves a tombstone in history, replay and pages, tells the room once, and refuses an unknown seq', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        await enter(engine, 'lobby');
+        for (const message of ['one', 'secret', 'three']) await engine.publish('lobby', { sender: 'ada', message, ts: 7 }, { token: 'token-ada' });
+        const tombstone = await engine.deleteMessage('lobby', 2, 'api');
+        assert.ok(tombstone, 'seq 2 is kept');
+        assert.deepEqual({ ...tombstone, epoch: '' }, { sender: 'ada', message: '', ts: 7, seq: 2, epoch: '', deleted: true, deletedBy: 'api' });
+        await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'message-deleted');
+        const deleted = under.events.filter(({ event }) => event.type === 'message-deleted').map(({ event }) => event.data);
+        assert.deepEqual(deleted, [{ seq: 2, sender: 'ada', by: 'api' }]);
+        const texts = (messages: ChatMessage[]) => messages.map((m) => (m.deleted ? `(deleted by ${m.deletedBy})` : m.message));
+        assert.deepEqual(texts((await engine.replay('lobby', undefined, 10)).messages), ['one', '(deleted by api)', 'three']);
+        assert.deepEqual(texts((await engine.history('lobby', 4, 10)).messages), ['one', '(deleted by api)', 'three']);
+        const { epoch } = await engine.replay('lobby', undefined, 0);
+        assert.deepEqual(texts((await engine.replay('lobby', { epoch, seq: 1 }, 10)).messages), ['(deleted by api)', 'three'], 'a resume replays the tombstone');
+        assert.ok(!JSON.stringify(await engine.history('lobby', 4, 10)).includes('secret'), 'the text is gone');
+        assert.equal(await engine.deleteMessage('lobby', 9, 'api'), undefined, 'a seq not kept');
+        assert.equal((await engine.deleteMessage('lobby', 2, 'someone'))?.deletedBy, 'api', 'deleting again keeps the first tombstone');
+        assert.equal((await engine.publish('lobby', { sender: 'ada', message: 'four', ts: 8 }, { token: 'token-ada' })).seq, 4, 'numbering goes on');
+        await heard(under, ({ event }) => event.type === 'message' && event.data.seq === 4);
+        assert.equal(under.events.filter(({ event }) => event.type === 'message-deleted').length, 1, 'told once');
+        assert.ok(await engine.deleteMessage('lobby', 1, 'api'), 'the oldest kept');
+        const page = await engine.history('lobby', 5, 10);
+        assert.deepEqual([page.messages.map((m) => m.seq), page.more], [[1, 2, 3, 4], false], 'a tombstone keeps its place at the start of history too');
+        assert.deepEqual(texts((await engine.replay('lobby', undefined, 2)).messages), ['three', 'four']);
+      }));
+
+    test('kick tells the room who was kicked, by whom and why, for a name online only; isNameTaken sees names online', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        const { name } = await enter(engine, 'lobby');
+        assert.equal(await engine.isNameTaken('lobby', name.toUpperCase()), true, 'online, by nameKey');
+        assert.equal(await engine.isNameTaken('lobby', 'ci-bot'), false);
+        assert.equal(await engine.kick('lobby', { name: name.toUpperCase(), by: 'api', reason: 'spam' }), name, 'found by nameKey');
+        await heard(under, ({ room, event }) => room === 'lobby' && event.type === 'peer-kicked');
+        assert.deepEqual(under.events.find(({ event }) => event.type === 'peer-kicked')?.event.data, { name, by: 'api', reason: 'spam' });
+        assert.equal(await engine.kick('lobby', { name: 'nobody', by: 'api', reason: '' }), undefined);
+        assert.equal(await engine.kick('dev', { name, by: 'api', reason: '' }), undefined, 'per room');
+      }));
+
     describe('sessions kept while away', () => {
       /** A peer whose session `token` was kept and whose connection is gone: its name, owned while away. */
       async function away(engine: Engine, token: string): Promise<string> {
@@ -281,6 +322,12 @@ export function engineContract(name: string, create: EngineFactory): void {
           await new Promise((resolve) => setTimeout(resolve, SETTINGS.sessionTtlMs + 100));
           assert.equal(await engine.findSession('token-owner', 'lobby'), undefined, 'expired');
           assert.equal(await engine.rename('lobby', other.name, owned, 'token-other'), true, 'free after the TTL');
+        }));
+
+      test('isNameTaken sees a name a session owns while it is away', () =>
+        withEngine(async (under) => {
+          const name = await away(under.engine, 'token-owned');
+          assert.equal(await under.engine.isNameTaken('lobby', name), true);
         }));
 
       test('a name owned while away blocks its look-alikes too, and a direct message to one is kept for the owner', () =>

@@ -114,7 +114,7 @@ test('a file of schema 1 (names keyed in lower case) is rekeyed by nameKey once;
   for (const { id, name } of db.prepare('SELECT id, name FROM sessions').all() as Array<{ id: Buffer; name: string }>) {
     db.prepare("UPDATE sessions SET room = 'lobby', name_key = ? WHERE id = ?").run(name.toLowerCase(), id);
   }
-  db.exec("CREATE UNIQUE INDEX sessions_by_name ON sessions (room, name_key); ALTER TABLE messages DROP COLUMN action; UPDATE meta SET value = '1' WHERE key = 'schema'");
+  db.exec("CREATE UNIQUE INDEX sessions_by_name ON sessions (room, name_key); ALTER TABLE messages DROP COLUMN action; ALTER TABLE messages DROP COLUMN deleted_by; UPDATE meta SET value = '1' WHERE key = 'schema'");
   db.close();
 
   const upgraded = await open(dataDir, {}, () => clock);
@@ -125,12 +125,12 @@ test('a file of schema 1 (names keyed in lower case) is rekeyed by nameKey once;
   assert.equal(upgraded.nameOwner('lobby', 'maroon-moose')?.name, 'maroon-moose');
   assert.equal(upgraded.nameOwner('lobby', 'ada')?.name, 'Ada');
   await upgraded.close();
-  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '3');
+  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '4');
   assert.equal(query(dataDir, 'SELECT count(*) FROM sessions'), 3);
   assert.equal(query(dataDir, 'SELECT count(*) FROM mail'), 0, "the dropped session's mail went with it");
 
   const reopened = await open(dataDir, {}, () => clock);
-  assert.equal(reopened.sessionName('token-ada', 'lobby'), 'Ada', 'opens as schema 3, with nothing more to do');
+  assert.equal(reopened.sessionName('token-ada', 'lobby'), 'Ada', 'opens as schema 4, with nothing more to do');
   await reopened.close();
 });
 
@@ -140,7 +140,7 @@ test('a file of schema 2 (no actions, no topics) keeps its messages and takes ac
   store.append('lobby', { sender: 'ada', message: 'before', ts: 1 });
   await store.close();
   const db = new Database(join(dataDir, DATABASE_FILE));
-  db.exec("ALTER TABLE messages DROP COLUMN action; DROP TABLE topics; UPDATE meta SET value = '2' WHERE key = 'schema'");
+  db.exec("ALTER TABLE messages DROP COLUMN action; ALTER TABLE messages DROP COLUMN deleted_by; DROP TABLE topics; UPDATE meta SET value = '2' WHERE key = 'schema'");
   db.close();
 
   const upgraded = await open(dataDir, {}, Date.now);
@@ -148,12 +148,37 @@ test('a file of schema 2 (no actions, no topics) keeps its messages and takes ac
   upgraded.setTopic('lobby', { topic: 'release day', by: 'ada', ts: 3 });
   await upgraded.commit();
   await upgraded.close();
-  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '3');
+  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '4');
   const reopened = await open(dataDir, {}, Date.now);
   assert.deepEqual(reopened.page('lobby', 3, 10).messages.map(({ message, action }) => ({ message, action })), [
     { message: 'before', action: undefined },
     { message: 'waves', action: true },
   ]);
   assert.deepEqual(reopened.topic('lobby'), { topic: 'release day', by: 'ada', ts: 3 });
+  await reopened.close();
+});
+
+test('a file of schema 3 (no tombstones) keeps its messages, and one can be deleted once upgraded, on disk and after a restart', async () => {
+  const dataDir = tempDataDir();
+  const store = await open(dataDir, {}, Date.now);
+  store.append('lobby', { sender: 'ada', message: 'keep', ts: 1 });
+  store.append('lobby', { sender: 'ada', message: 'secret', ts: 2, action: true });
+  await store.close();
+  const db = new Database(join(dataDir, DATABASE_FILE));
+  db.exec("ALTER TABLE messages DROP COLUMN deleted_by; UPDATE meta SET value = '3' WHERE key = 'schema'");
+  db.close();
+
+  const upgraded = await open(dataDir, {}, Date.now);
+  assert.deepEqual(upgraded.page('lobby', 3, 10).messages.map((m) => m.message), ['keep', 'secret']);
+  assert.equal(upgraded.tombstone('lobby', 2, 'api')?.isNew, true);
+  assert.equal(upgraded.tombstone('lobby', 3, 'api'), undefined, 'not kept');
+  await upgraded.commit();
+  assert.deepEqual(upgraded.page('lobby', 3, 10).messages[1], { sender: 'ada', message: '', ts: 2, seq: 2, epoch: upgraded.epoch, deleted: true, deletedBy: 'api' }, 'the window holds the tombstone');
+  await upgraded.close();
+  assert.equal(query(dataDir, "SELECT value FROM meta WHERE key = 'schema'"), '4');
+  assert.equal(query(dataDir, "SELECT count(*) FROM messages WHERE body LIKE '%secret%'"), 0, 'the text left the file');
+  const reopened = await open(dataDir, {}, Date.now);
+  assert.deepEqual(reopened.page('lobby', 3, 10).messages.map((m) => [m.message, m.deletedBy, m.action]), [['keep', undefined, undefined], ['', 'api', undefined]]);
+  assert.equal(reopened.tombstone('lobby', 2, 'other')?.isNew, false, 'a tombstone already');
   await reopened.close();
 });
