@@ -2,10 +2,10 @@
 // and kick its peers, with a bearer key read from --api-key-file. Input is validated by the same
 // rules as the socket's (lib/protocol.ts, lib/names.ts); answers and errors are JSON.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Admission } from './admission.ts';
+import { isSameSecret } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
@@ -91,10 +91,9 @@ interface ApiRequest {
 
 /** The `/api/...` request handler; with no key (no --api-key-file) every path answers that the API is off. */
 export function createApiHandler(context: ApiContext, key: string | undefined): (req: IncomingMessage, res: ServerResponse, path: string, query: string) => void {
-  const keyDigest = key === undefined ? undefined : digest(key);
   const routes = createRoutes(context);
   return (req, res, path, query) => {
-    answer(req, context, keyDigest, routes, path, query).then(
+    answer(req, context, key, routes, path, query).then(
       ({ status, body }) => send(res, status, body),
       (err: unknown) => {
         if (err instanceof ApiError) send(res, err.status, { error: { code: err.code, message: err.message } }, err.headers);
@@ -107,9 +106,9 @@ export function createApiHandler(context: ApiContext, key: string | undefined): 
   };
 }
 
-async function answer(req: IncomingMessage, context: ApiContext, keyDigest: Buffer | undefined, routes: Route[], path: string, query: string): Promise<Answer> {
-  if (!keyDigest) throw new ApiError(404, 'api-off', 'the HTTP API is off; the server operator turns it on with --api-key-file <path>, a file holding a key of at least 16 characters (see docs/API.md)');
-  authorize(req, context, keyDigest);
+async function answer(req: IncomingMessage, context: ApiContext, key: string | undefined, routes: Route[], path: string, query: string): Promise<Answer> {
+  if (key === undefined) throw new ApiError(404, 'api-off', 'the HTTP API is off; the server operator turns it on with --api-key-file <path>, a file holding a key of at least 16 characters (see docs/API.md)');
+  authorize(req, context, key);
   const match = /^\/api\/rooms\/([^/]*)(\/.*)$/.exec(path);
   const route = match && routes.find((candidate) => candidate.pattern.test(match[2]!));
   if (!match || !route) throw new ApiError(404, 'not-found', `no API route at ${path.slice(0, 200)}; see docs/API.md`);
@@ -126,7 +125,7 @@ async function answer(req: IncomingMessage, context: ApiContext, keyDigest: Buff
  * Checks the bearer key in constant time (over digests, so its length does not leak either). An
  * address that sent too many wrong keys is refused before its key is looked at.
  */
-function authorize(req: IncomingMessage, { admission, addressOf }: ApiContext, keyDigest: Buffer): void {
+function authorize(req: IncomingMessage, { admission, addressOf }: ApiContext, key: string): void {
   const address = addressOf(req);
   const wait = admission.apiKeyWait(address);
   if (wait > 0) throw new ApiError(429, 'rate-limited', 'too many wrong API keys from your address; wait as Retry-After says', { 'Retry-After': String(Math.ceil(wait / 1000)) });
@@ -134,7 +133,7 @@ function authorize(req: IncomingMessage, { admission, addressOf }: ApiContext, k
   const bearer = /^Bearer +(\S+) *$/i.exec(header)?.[1];
   const challenge = { 'WWW-Authenticate': 'Bearer' };
   if (bearer === undefined) throw new ApiError(401, 'unauthorized', 'send the API key as Authorization: Bearer <key>', challenge);
-  if (!timingSafeEqual(digest(bearer), keyDigest)) {
+  if (!isSameSecret(bearer, key)) {
     admission.takeApiKeyFailure(address);
     throw new ApiError(401, 'unauthorized', 'that is not the API key; the server operator has it in the --api-key-file', challenge);
   }
@@ -253,10 +252,6 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<Record<
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError(400, 'bad-request', 'the body must be a JSON object, such as {"sender":"ci-bot","message":"hello"}');
   return value as Record<string, unknown>;
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
