@@ -113,6 +113,9 @@ interface Account {
 
 type Budget = 'requests' | 'events' | 'rooms' | 'replays' | 'guesses' | 'apiKeys';
 
+/** The limit of each budget counted per minute. */
+const PER_MINUTE = { rooms: 'roomsPerMinute', replays: 'replaysPerMinute', guesses: 'guessesPerMinute', apiKeys: 'apiKeyFailuresPerMinute' } as const;
+
 /** Counts sockets and spends budgets per address; each `take*` returns 0, or the ms to wait. */
 export class Admission {
   readonly #limits: AdmissionLimits;
@@ -207,7 +210,7 @@ export class Admission {
 
   /** Ms until `key` may send an event again (0: now), spending none. */
   eventWait(key: string): number {
-    return this.#accounts.get(key)?.events?.wait() ?? 0;
+    return this.#wait(key, 'events');
   }
 
   takeRoom(key: string): number {
@@ -225,17 +228,22 @@ export class Admission {
 
   /** Ms until `key` may try a sign-in again (0: now), spending none: a right password is refused too while it waits. */
   guessWait(key: string): number {
-    return this.#accounts.get(key)?.guesses?.wait() ?? 0;
+    return this.#wait(key, 'guesses');
   }
 
   /** Ms until `key` may try an API key again (0: now), spending none. */
   apiKeyWait(key: string): number {
-    return this.#accounts.get(key)?.apiKeys?.wait() ?? 0;
+    return this.#wait(key, 'apiKeys');
   }
 
   /** `key` sent a wrong API key: one of its tries is spent. */
   takeApiKeyFailure(key: string): void {
     this.#take(key, 'apiKeys');
+  }
+
+  /** Ms until `key` has one of `budget` (0: now), spending none; an address not seen yet has all of them. */
+  #wait(key: string, budget: Budget): number {
+    return this.#accounts.get(key)?.[budget]?.wait() ?? 0;
   }
 
   #take(key: string, budget: Budget): number {
@@ -248,7 +256,7 @@ export class Admission {
     const limits = this.#limits;
     if (budget === 'requests') return new TokenBucket(limits.requestBurst, limits.requestsPerSecond, this.#now);
     if (budget === 'events') return new TokenBucket(limits.eventBurst, limits.eventsPerSecond, this.#now);
-    const perMinute = budget === 'rooms' ? limits.roomsPerMinute : budget === 'replays' ? limits.replaysPerMinute : budget === 'guesses' ? limits.guessesPerMinute : limits.apiKeyFailuresPerMinute;
+    const perMinute = limits[PER_MINUTE[budget]];
     return new TokenBucket(perMinute, perMinute / 60, this.#now);
   }
 

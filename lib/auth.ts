@@ -2,11 +2,12 @@
 // whoever holds a JWT the embedding application signed (`jwt`, verified by `jose`). This module
 // checks credentials and says who they name; the connection asks it, the server reads the key files.
 
-import { createHash, createHmac, createPublicKey, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errors, jwtVerify } from 'jose';
 import { findNameProblem } from './names.ts';
 import { isRoomName } from './protocol.ts';
+import { newToken } from './sessions.ts';
 
 export type AuthMode = 'open' | 'password' | 'jwt';
 
@@ -96,10 +97,6 @@ export function createAuth(files: AuthFiles): Auth {
     isSignedToken: () => false,
     tokenOf: ({ sub }) => (sub === undefined ? undefined : mac(material, `plainchat sub\n${sub}`, 32)),
   };
-}
-
-function newToken(): string {
-  return randomBytes(24).toString('base64url');
 }
 
 /** The key tokens are verified with, and the algorithms it may be used with (never `none`). */
