@@ -37,6 +37,10 @@ export interface Auth {
   isSignedToken(token: string): boolean;
   /** The one session token of a user with a stable id (jwt: from `sub`), the same on every process. */
   tokenOf(identity: Identity): string | undefined;
+  /** Whether --admin-token-file gives a token that makes moderators (see moderation.ts). */
+  readonly hasAdminToken: boolean;
+  /** Whether `given` is that token (compared in constant time); false when there is none. */
+  isAdminToken(given: string): boolean;
 }
 
 export interface AuthFiles {
@@ -44,6 +48,7 @@ export interface AuthFiles {
   passwordFile: string | undefined;
   jwtSecretFile: string | undefined;
   jwtPublicKeyFile: string | undefined;
+  adminTokenFile: string | undefined;
 }
 
 /** Whether two secrets are equal, in time that says nothing about where they differ nor how long they are. */
@@ -69,6 +74,13 @@ function readSecret(path: string, flag: string, minLength: number): string {
 
 /** The checker the configuration asks for; throws, saying which file is wrong and how, when it cannot be made. */
 export function createAuth(files: AuthFiles): Auth {
+  const adminToken = files.adminTokenFile === undefined ? undefined : readSecret(files.adminTokenFile, '--admin-token-file', 16);
+  const admin = { hasAdminToken: adminToken !== undefined, isAdminToken: (given: string) => adminToken !== undefined && isSameSecret(given, adminToken) };
+  return { ...signIn(files), ...admin };
+}
+
+/** Who may come in, as --auth says. */
+function signIn(files: AuthFiles): Omit<Auth, 'hasAdminToken' | 'isAdminToken'> {
   if (files.auth === 'open') return { mode: 'open', verify: async () => ({ ok: true, identity: { isModerator: false } }), newToken, isSignedToken: () => false, tokenOf: () => undefined };
   if (files.auth === 'password') {
     if (!files.passwordFile) throw new Error('--auth password needs --password-file <file>: the shared password is read from a file, never from a flag that `ps` shows');

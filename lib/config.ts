@@ -133,6 +133,8 @@ export interface Config {
   authTimeoutMs: number;
   /** Wrong passwords or tokens one address may try per minute. */
   authFailuresPerMinutePerIp: number;
+  /** The file holding the admin token: whoever gives it to `oper` is a moderator (see moderation.ts). */
+  adminTokenFile: string | undefined;
 }
 
 interface Option<K extends keyof Config> {
@@ -279,7 +281,8 @@ export const OPTIONS = [
   option({ key: 'jwtSecretFile', flag: '--jwt-secret-file', env: 'JWT_SECRET_FILE', default: undefined, parse: filePath, help: 'with --auth jwt: file holding the HS256 secret (32+ characters)' }),
   option({ key: 'jwtPublicKeyFile', flag: '--jwt-public-key-file', env: 'JWT_PUBLIC_KEY_FILE', default: undefined, parse: filePath, help: 'with --auth jwt: file holding the RS256 or ES256 public key, PEM' }),
   option({ key: 'authTimeoutMs', flag: '--auth-timeout-ms', env: 'AUTH_TIMEOUT_MS', default: 120_000, parse: integer(1000, 3_600_000), help: 'ms a connection may take to sign in (then: closed with 4401)' }),
-  option({ key: 'authFailuresPerMinutePerIp', flag: '--auth-failures-per-minute-per-ip', env: 'AUTH_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong passwords or tokens an address may try per minute' }),
+  option({ key: 'adminTokenFile', flag: '--admin-token-file', env: 'ADMIN_TOKEN_FILE', default: undefined, parse: filePath, help: 'file holding the admin token (16+ characters): /oper <token> makes a moderator' }),
+  option({ key: 'authFailuresPerMinutePerIp', flag: '--auth-failures-per-minute-per-ip', env: 'AUTH_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong passwords or tokens (admin tokens too) an address may try per minute' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */

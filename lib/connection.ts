@@ -10,7 +10,8 @@ import type { Admission } from './admission.ts';
 import type { Auth, Identity } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
-import { CLOSE, type CloseInfo, type ProtocolError, REFUSE } from './errors.ts';
+import { type Asker, type Moderation, upgradeKeys } from './moderation.ts';
+import { CLOSE, type CloseInfo, type ProtocolError, REFUSE, withReason } from './errors.ts';
 import type { Heartbeat, Pulse } from './heartbeat.ts';
 import type { Hub, Peer } from './hub.ts';
 import type { Counters } from './metrics.ts';
@@ -33,6 +34,7 @@ export interface ConnectionContext {
   config: Config;
   roomList: RoomListCache;
   auth: Auth;
+  moderation: Moderation;
   /** A time as text mode shows it (see text.ts). */
   textTime: (ts: number) => string;
   now: () => number;
@@ -65,7 +67,7 @@ function roomToken(home: { room: string; token: string }, room: string): string 
 }
 
 /** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
-export class Connection extends WebSocket implements Peer, Pulse {
+export class Connection extends WebSocket implements Peer, Pulse, Asker {
   room = '';
   isAlive = true;
   // Set by accept(): `ws` constructs the object before it is handed over.
@@ -115,6 +117,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
   #signInTimer: NodeJS.Timeout | undefined;
   /** Frames read after the sign-in and before the entry (one TCP read may hold both); handled after it. */
   #early: RawData[] | undefined;
+  /** Gave `oper` the admin token: a moderator until it closes. */
+  #isOperator = false;
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
@@ -200,6 +204,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
           return;
         }
         if (verdict.identity.rooms && !verdict.identity.rooms.includes(this.room)) return this.#kick(CLOSE.roomForbidden);
+        const ban = this.#context.moderation.banRefusal(upgradeKeys(this.#address, token, verdict.identity.sub));
+        if (ban) return this.#kick(withReason(CLOSE.banned, ban.message));
         // A room is brought into being by those signed in only: its budget is spent now, not at the upgrade.
         const refusal = this.#roomRefusal(this.room);
         if (refusal) {
@@ -243,6 +249,18 @@ export class Connection extends WebSocket implements Peer, Pulse {
   /** The session's name: every connection of a session changes with it. */
   get name(): string {
     return this.#session?.name ?? '';
+  }
+
+  get isModerator(): boolean {
+    return this.#isOperator || this.#identity?.isModerator === true;
+  }
+
+  /** Who this is, as moderation rules name people: its address, its JWT's `sub`, and the session tokens it came with and has in this room. */
+  get ruleKeys(): string[] {
+    const keys = upgradeKeys(this.#address, this.#home?.token, this.#identity?.sub);
+    const token = this.#session?.token;
+    if (token !== undefined && token !== this.#home?.token) keys.push(`token:${token}`);
+    return keys;
   }
 
   // `ws` types a listener's `this` as its base class; the socket is always a Connection.
@@ -664,6 +682,17 @@ export class Connection extends WebSocket implements Peer, Pulse {
         return this.#publish(session, event.data, event.id, event.action);
       case 'auth':
         return this.#sendError({ code: 'auth-failed', message: 'you are signed in already; to sign in as someone else, connect again' });
+      case 'oper': {
+        const refusal = this.#context.moderation.oper(this, this.#address, event.data);
+        if (refusal) return this.#sendError(refusal);
+        this.#isOperator = true;
+        return this.#reply({ type: 'moderator', data: null });
+      }
+      default:
+        return this.#context.moderation.act(this, event).then(
+          (refusal) => refusal && this.#sendError(refusal),
+          () => this.#unavailable(`the ${event.type} could not be done just now; nothing changed; try again in a moment`),
+        );
     }
   }
 
@@ -676,6 +705,8 @@ export class Connection extends WebSocket implements Peer, Pulse {
         () => this.#unavailable('the topic could not be read just now; ask again in a moment'),
       );
     }
+    const refusal = this.#context.moderation.sendRefusal(this, false) ?? this.#context.moderation.topicRefusal(this, text);
+    if (refusal) return Promise.resolve(this.#sendError(refusal));
     return engine.setTopic(this.room, { topic: text, by: session.name, ts: now() }).catch(() => this.#unavailable('the topic could not be kept just now; nothing changed; try again in a moment'));
   }
 
@@ -768,8 +799,10 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * process, with Redis) is acknowledged with its seq and not sent again; the engine remembers ids.
    */
   #publish(session: Session, text: string, id: string | undefined, action: true | undefined): Promise<void> {
-    const { engine, counters, now, log } = this.#context;
+    const { engine, counters, now, log, moderation } = this.#context;
     const { room } = this;
+    const refusal = moderation.sendRefusal(this, true);
+    if (refusal) return Promise.resolve(this.#sendError(id === undefined ? refusal : { ...refusal, id }));
     counters.messagesPublished++;
     return engine.publish(room, { sender: session.name, message: text, ts: now(), ...(action && { action }) }, { token: session.token, id }).then(
       ({ seq }) => {
@@ -820,7 +853,9 @@ export class Connection extends WebSocket implements Peer, Pulse {
    * history.
    */
   async #direct(session: Session, to: string, message: string): Promise<void> {
-    const { engine, now } = this.#context;
+    const { engine, now, moderation } = this.#context;
+    const refusal = moderation.sendRefusal(this, false);
+    if (refusal) return this.#sendError(refusal);
     const outcome = await engine.direct(this.room, { from: session.name, to, message, ts: now() });
     if (outcome === 'unknown') this.#sendError({ code: 'unknown-recipient', message: `nobody called ${JSON.stringify(to)} is in this room` });
     else if (outcome === 'full') this.#sendError({ code: 'recipient-full', message: `${JSON.stringify(to)} is away and has ${this.#context.config.maxKeptDirect} direct messages waiting already; this one was not kept: send it again when they are back` });

@@ -3,12 +3,14 @@
 // once its batch is committed, and events that happen meanwhile wait behind it, so that no peer
 // ever sees a message that a crash could still take back, nor events out of order.
 
-import type { DirectOutcome, Engine, Presence, RoomEvent, RoomListener } from './engine.ts';
+import type { DirectOutcome, Engine, Presence, RoomEvent, RoomListener, RulesListener } from './engine.ts';
 import { generateName, nameKey } from './names.ts';
 import type { Store } from './store.ts';
 
 export interface MemoryEngineOptions {
   listener: RoomListener;
+  /** Told every change to the moderation rules, and all of them as the engine starts. */
+  onRules: RulesListener;
   store: Store;
   /** How long an empty room keeps its state in memory (with `--memory`, its history too), in ms. */
   roomTtlMs: number;
@@ -25,7 +27,8 @@ interface Room {
 }
 
 /** Creates the engine of one process over `store`. */
-export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, random = Math.random }: MemoryEngineOptions): Engine {
+export function createMemoryEngine({ listener, onRules, store, roomTtlMs, isConnected, random = Math.random }: MemoryEngineOptions): Engine {
+  onRules([{ reset: store.rules() }]);
   const rooms = new Map<string, Room>();
   const roomOf = (name: string): Room => {
     let room = rooms.get(name);
@@ -170,6 +173,14 @@ export function createMemoryEngine({ listener, store, roomTtlMs, isConnected, ra
       if (outcome.isNew) emitKept(room, { type: 'message-deleted', data: { seq, sender: outcome.message.sender, by } });
       await store.commit();
       return outcome.message;
+    },
+    async changeRules(changes) {
+      store.changeRules(changes);
+      await store.commit();
+      onRules(changes);
+    },
+    async secret() {
+      return store.secret();
     },
     async kick(room, kick) {
       const name = rooms.get(room)?.names.get(nameKey(kick.name));

@@ -9,18 +9,21 @@
 // data (its epoch is gone) gets a new epoch, and the process puts its sessions back.
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { DirectOutcome, Engine, RoomListener } from './engine.ts';
+import type { DirectOutcome, Engine, RoomListener, RulesListener } from './engine.ts';
 import { planPage, planReplay } from './history.ts';
 import { Liveness } from './liveness.ts';
 import { generateName, nameKey } from './names.ts';
 import type { ChatMessage, Topic } from './protocol.ts';
 import { AWAY, BEAT, DELETE, DIRECT, JOIN, LEAVE, MARK, NEWEST, PUBLISH, RANGE, RENAME, RENEW, SWEEP } from './redis-scripts.ts';
 import { RoomFeed, type Snapshot, type Wire } from './room-feed.ts';
+import { isInForce, type Rule, type RuleChange, ruleId } from './rules.ts';
 import type { DirectMessage } from './store.ts';
 
 export interface RedisEngineOptions {
   url: string;
   listener: RoomListener;
+  /** Told every change to the moderation rules (from any process), and all of them afresh at start and after each resync. */
+  onRules: RulesListener;
   historySize: number;
   /** Most messages a resume replays; a client further behind is told `too-old`. */
   maxReplay: number;
@@ -52,7 +55,7 @@ const toSnapshot = (answer: string[]): Snapshot => ({ seq: Number(answer[1]), na
  * loaded only here; without it, this says what to install.
  */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<Engine> {
-  const { url, listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
+  const { url, listener, onRules, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, nodeTtlMs, prefix = 'plainchat:', random = Math.random } = options;
   let redis: typeof import('redis');
   try {
     redis = await import('redis');
@@ -77,6 +80,28 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
   hasConnected = true;
 
   const key = (room: string, part: string) => `${prefix}room:${room}:${part}`;
+  // The rules (rules.ts) live in one hash, by id; each change is published on a channel of their own.
+  const rulesKey = `${prefix}rules`;
+  /** Changes heard while the rules are being read afresh, applied after them (setting a rule twice is harmless). */
+  let heardWhileLoading: RuleChange[][] | undefined;
+  const loadRules = async (): Promise<void> => {
+    heardWhileLoading = [];
+    try {
+      const kept = Object.entries(await client.hGetAll(rulesKey)).map(([id, text]) => ({ id, rule: JSON.parse(text) as Rule }));
+      const expired = kept.filter(({ rule }) => !isInForce(rule, Date.now()));
+      if (expired.length > 0) await client.hDel(rulesKey, expired.map(({ id }) => id));
+      onRules([{ reset: kept.filter(({ rule }) => isInForce(rule, Date.now())).map(({ rule }) => rule) }]);
+      for (const changes of heardWhileLoading) onRules(changes);
+    } finally {
+      heardWhileLoading = undefined;
+    }
+  };
+  await subscriber.subscribe(rulesKey, (message) => {
+    const changes = JSON.parse(message) as RuleChange[];
+    heardWhileLoading?.push(changes);
+    onRules(changes);
+  });
+  await loadRules();
   const channelPrefix = `${prefix}events:`;
   // Scripts go by their SHA-1 (a few bytes a call instead of the whole script), and in full once
   // Redis does not know one (after it restarted).
@@ -229,6 +254,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
 
   const resyncOnce = async (): Promise<void> => {
     liveness.reset();
+    // Changes published while the subscriber was away were missed (and Redis may have come back empty).
+    await loadRules();
     const current = await newEpoch();
     if (current !== epoch) {
       epoch = current;
@@ -494,6 +521,19 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<En
       return outcome === 'unknown' ? undefined : (JSON.parse(json!) as ChatMessage);
     },
     // Published as other room events are: every process closes its own connections of the name.
+    async changeRules(changes) {
+      const multi = client.multi();
+      for (const change of changes) {
+        if ('lift' in change) multi.hDel(rulesKey, change.lift);
+        else multi.hSet(rulesKey, ruleId(change.set), JSON.stringify(change.set));
+      }
+      multi.publish(rulesKey, JSON.stringify(changes));
+      await multi.exec();
+    },
+    async secret() {
+      await client.set(`${prefix}secret`, randomBytes(32).toString('base64url'), { condition: 'NX' });
+      return (await client.get(`${prefix}secret`))!;
+    },
     async kick(room, kick) {
       const name = await client.hGet(key(room, 'names'), nameKey(kick.name));
       if (name === null || name === undefined) return undefined;

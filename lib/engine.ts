@@ -2,7 +2,8 @@
 // default; an engine over Redis implements the same interface so that several processes act as one.
 
 import type { Position, Replay } from './history.ts';
-import type { ChatMessage, MessageDeleted, PeerKicked, Topic } from './protocol.ts';
+import type { ChatMessage, MessageDeleted, Moderated, PeerKicked, Topic } from './protocol.ts';
+import type { Rule, RuleChange } from './rules.ts';
 import type { DirectMessage, HistoryPage, Origin } from './store.ts';
 
 /** What happened in a room, as every node hears it. Presence is a snapshot on join, then these diffs. */
@@ -21,7 +22,15 @@ export type RoomEvent =
   // A kept message became a tombstone (Engine.deleteMessage).
   | { type: 'message-deleted'; data: MessageDeleted }
   // Every connection of the name is to close (Engine.kick); its `peer-left` follows as they do.
-  | { type: 'peer-kicked'; data: PeerKicked };
+  | { type: 'peer-kicked'; data: PeerKicked }
+  // A moderator's act, told as a line; a ban or mute is recorded by each process serving its target (see moderation.ts).
+  | { type: 'moderation'; data: Moderated };
+
+/** Receives every change to the moderation rules, on every process, in the order they were kept. */
+export type RulesListener = (changes: RuleChange[]) => void;
+
+/** A change a moderator makes: a rule set, or lifted by its id (see rules.ts). */
+export type RuleEdit = Exclude<RuleChange, { reset: Rule[] }>;
 
 /** Receives every event of every room, in each room's order. */
 export type RoomListener = (room: string, event: RoomEvent) => void;
@@ -82,8 +91,8 @@ export interface Engine {
    * connection of it. The next join of the session ends this.
    */
   away(room: string, name: string): Promise<void>;
-  /** Delivers an event that is not kept (typing, a quit's reason) to every listener of `room`. */
-  signal(room: string, event: RoomEvent & { type: 'typing' | 'peer-quit' }): Promise<void>;
+  /** Delivers an event that is not kept (typing, a quit's reason, a moderator's act) to every listener of `room`. */
+  signal(room: string, event: RoomEvent & { type: 'typing' | 'peer-quit' | 'moderation' }): Promise<void>;
   /** Keeps the room's topic (kept with its history) and then delivers `topic` to every listener of `room`. */
   setTopic(room: string, topic: Topic): Promise<void>;
   /** The room's topic, if one was set. */
@@ -131,6 +140,14 @@ export interface Engine {
    * undefined, telling nobody, when nobody of that name is online in the room.
    */
   kick(room: string, kick: PeerKicked): Promise<string | undefined>;
+  /**
+   * Keeps changes to the moderation rules, and then tells every process's rules listener (this
+   * one's included, before this resolves). The listener is also given every rule afresh (`reset`)
+   * when the engine starts and whenever it may have missed changes (Redis came back).
+   */
+  changeRules(changes: RuleEdit[]): Promise<void>;
+  /** A secret every process of this chat shares, made once and kept with the rest (invitations are signed with it). */
+  secret(): Promise<string>;
   /** Whether `name` (by nameKey) is someone's in `room`: online, or owned by a session. */
   isNameTaken(room: string, name: string): Promise<boolean>;
   /**

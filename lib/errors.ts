@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   'bad-id': 'the `id` of a `message` is not 1 to 64 printable ASCII characters',
   'bad-name': 'the `data` of a `rename` is not 1 to 32 letters, digits, spaces, - and _, or has an invisible character or filler, or mixes scripts',
   'name-taken': 'someone in the room already has that name or a look-alike of it (compared by Unicode skeleton after NFKC and case folding), or a session away owns it',
-  'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room)',
+  'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room); for a kick, ban or mute, nobody of that name is online in it; for an unban or unmute, nobody is banned or muted under it',
   'recipient-full': 'the recipient is away and has as many direct messages waiting as may be kept for it; nothing was kept',
   'bad-room': 'the room of a `join` is not 1 to 32 characters of a-z, 0-9 and -, or is the room you are in',
   'room-refused': 'the room of a `join` cannot be entered now: the server holds as many rooms as it may, or your address opened too many new rooms (`retryAfterMs` says when to try again)',
@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   'auth-required': 'this server wants a sign-in first (see `auth-required`): send `{"type":"auth","data":"<password or token>"}`, or /auth <password or token>',
   'auth-failed': 'the password or token of an `auth` is wrong or not valid (the message says why); `retryAfterMs` when the address has made too many wrong tries',
   'unknown-message': 'no message of that seq is kept in the room (never sent, or gone from history)',
+  'not-moderator': 'the event is a moderator\'s (kick, ban, unban, mute, unmute, delete, slow, or setting the topic on a server with moderators); become one with `oper` and the admin token, or a JWT with `role: "moderator"`',
+  muted: 'a moderator muted you in this room: you can read it but not send to it (`retryAfterMs` says when the mute ends, when it does)',
+  'slow-mode': 'the room is in slow mode and your last message was too recent; `retryAfterMs` says when you may send the next',
   unavailable: 'the server could not keep or pass on the event just now (the store cannot write, or Redis is unreachable); nothing changed',
 } as const;
 
@@ -52,8 +55,9 @@ export const CLOSE = {
   signInTimeout: { code: 4401, reason: 'no sign-in in time; connect again and sign in', reconnect: false },
   roomForbidden: { code: 4403, reason: 'your sign-in does not let you into this room', reconnect: false },
   tokenExpired: { code: 4440, reason: 'token expired: fetch a new token and connect again', reconnect: true },
-  // The reason is widened to name why, as `kicked: spam` (see kickedClose).
+  // The reason is widened to name why, as `kicked: spam` (see withReason).
   kicked: { code: 4003, reason: 'kicked' as string, reconnect: false },
+  banned: { code: 4030, reason: 'banned' as string, reconnect: false },
   slow: { code: 4008, reason: 'too slow: the server buffered too much for this connection', reconnect: true },
   slowReplay: { code: 4008, reason: 'too slow: the greeting and replay were not read in time', reconnect: true },
 } as const;
@@ -63,11 +67,11 @@ export type CloseInfo = (typeof CLOSE)[keyof typeof CLOSE];
 /** A close reason is at most 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_BYTES = 123;
 
-/** The `kicked` close (4003) with its reason, `kicked: <reason>`, cut to what a close frame holds. */
-export function kickedClose(reason: string): CloseInfo {
-  let text = reason ? `${CLOSE.kicked.reason}: ${reason}` : CLOSE.kicked.reason;
+/** A close (`kicked`, `banned`) with its reason after it, as `kicked: <reason>`, cut to what a close frame holds. */
+export function withReason(close: typeof CLOSE.kicked | typeof CLOSE.banned, reason: string): CloseInfo {
+  let text = reason ? `${close.reason}: ${reason}` : close.reason;
   while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = [...text].slice(0, -1).join('');
-  return { ...CLOSE.kicked, reason: text };
+  return { ...close, reason: text };
 }
 
 /** Seconds a refused client is told to wait (`Retry-After`) when the server is full or closing. */
@@ -89,6 +93,8 @@ export const REFUSE = {
   // Sent with the reason the credential failed (see auth.ts), which widens the message.
   signIn: { status: 401, message: 'the sign-in of this upgrade is not valid' as string, retryAfter: undefined },
   roomForbidden: { status: 403, message: 'your sign-in does not let you into this room', retryAfter: undefined },
+  // Widened with how long and why (see Moderation.banRefusal).
+  banned: { status: 403, message: 'a moderator banned you from this chat' as string, retryAfter: undefined },
   guesses: { status: 429, message: 'too many wrong sign-ins from your address; wait as Retry-After says', retryAfter: undefined },
   roomsFull: { status: 503, message: 'the server holds as many rooms as it may (--max-rooms); join a room people are in, or try later', retryAfter: RETRY_AFTER_SECONDS },
 } as const;

@@ -3,7 +3,7 @@
 // map from socket to name.
 
 import type { RoomEvent } from './engine.ts';
-import { type CloseInfo, kickedClose } from './errors.ts';
+import { CLOSE, type CloseInfo, withReason } from './errors.ts';
 import type { Counters } from './metrics.ts';
 import { nameKey } from './names.ts';
 import { frameText } from './outbox.ts';
@@ -20,6 +20,8 @@ export interface Peer {
    * numbering restarts. `event` is what `frame` says, for a peer that is sent text (see text.ts).
    */
   deliver(frame: Buffer, seq: number | undefined, event: ServerEvent): void;
+  /** Who the peer is, as moderation rules name people (see rules.ts). */
+  readonly ruleKeys: readonly string[];
   /** Closes the peer with a documented code after the frames it is owed; it leaves the room at once. */
   disconnect(close: CloseInfo): void;
 }
@@ -93,6 +95,17 @@ export class Hub {
     return false;
   }
 
+  /** The connections of this process in `roomName` under `name` (by nameKey). */
+  peersNamed(roomName: string, name: string): Peer[] {
+    const key = nameKey(name);
+    return [...(this.#rooms.get(roomName) ?? [])].filter((peer) => nameKey(peer.name) === key);
+  }
+
+  /** Every connection of this process, in every room. */
+  *peers(): IterableIterator<Peer> {
+    for (const room of this.#rooms.values()) yield* room;
+  }
+
   /** How many connections of this process are in `roomName` under `name` (by nameKey). */
   countNamed(roomName: string, name: string): number {
     const key = nameKey(name);
@@ -142,7 +155,7 @@ export class Hub {
     if (event.type === 'peer-kicked') {
       // Everyone is told, the kicked included, and then each connection of the name here is closed.
       for (const peer of room) peer.deliver(frame, undefined, event);
-      const close = kickedClose(event.data.reason);
+      const close = withReason(CLOSE.kicked, event.data.reason);
       for (const peer of [...room]) if (peer.name === event.data.name) peer.disconnect(close);
       return;
     }

@@ -38,6 +38,19 @@ export interface PeerKicked {
   reason: string;
 }
 
+/** What a moderator did that the room is told as a line (kicks, deletes and topics have events of their own). */
+export interface Moderated {
+  action: 'ban' | 'unban' | 'mute' | 'unmute' | 'slow';
+  by: string;
+  /** Whom (not with `slow`). */
+  name?: string;
+  reason?: string;
+  /** With `ban` and `mute`: until when, in ms since the epoch; null for as long as nobody lifts it. */
+  until?: number | null;
+  /** With `slow`: seconds between two messages of one person; 0 is off. */
+  seconds?: number;
+}
+
 /** A room's topic; an empty `topic` is none (it was cleared). */
 export interface Topic {
   topic: string;
@@ -66,6 +79,9 @@ export type ServerEvent =
   | { type: 'history-reset'; data: { epoch: string } }
   | { type: 'message-deleted'; data: MessageDeleted }
   | { type: 'peer-kicked'; data: PeerKicked }
+  | { type: 'moderation'; data: Moderated }
+  // The `oper` was right: this connection is a moderator until it closes.
+  | { type: 'moderator'; data: null }
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
@@ -87,10 +103,25 @@ export type ClientEvent =
   | { type: 'quit'; data: string }
   | { type: 'topic'; data: string | undefined }
   | { type: 'ping' }
-  | { type: 'auth'; data: string };
+  | { type: 'auth'; data: string }
+  | ModeratorEvent;
+
+/** What a moderator may ask (see moderation.ts); `oper` asks to be one. */
+export type ModeratorEvent =
+  | { type: 'oper'; data: string }
+  | { type: 'kick'; data: { name: string; reason: string } }
+  | { type: 'ban'; data: { name: string; seconds: number | null; reason: string } }
+  | { type: 'unban'; data: { name: string } }
+  | { type: 'mute'; data: { name: string; seconds: number | null } }
+  | { type: 'unmute'; data: { name: string } }
+  | { type: 'delete'; data: { seq: number } }
+  | { type: 'slow'; data: { seconds: number } };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping', 'auth'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping', 'auth', 'oper', 'kick', 'ban', 'unban', 'mute', 'unmute', 'delete', 'slow'] as const;
+
+/** The longest ban, mute or slow mode a moderator may set (10 years): beyond it, leave the time out. */
+const MAX_DURATION_SECONDS = 10 * 366 * 86_400;
 
 /** Messages a `history` request asks for when it names no `limit`. */
 export const DEFAULT_HISTORY_LIMIT = 50;
@@ -107,6 +138,14 @@ const COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: strin
   ['/typing [on|off]', 'tell the room you are typing, or have stopped', '{"type":"typing","data":true}'],
   ['/quit [reason]', 'leave, telling the room why', '{"type":"quit","data":"<reason>"}'],
   ['/help', 'this list', '{"type":"help"}'],
+  ['/oper <token>', 'become a moderator with the admin token (--admin-token-file)', '{"type":"oper","data":"<token>"}'],
+  ['/kick <name> [reason]', 'moderators: disconnect <name> from this room', '{"type":"kick","data":{"name":"<name>","reason":"<reason>"}}'],
+  ['/ban <name> [time] [reason]', 'moderators: keep <name> (identity and address) out of the chat, for 30m, 2h, 7d... or until /unban', '{"type":"ban","data":{"name":"<name>","seconds":3600,"reason":"<reason>"}}'],
+  ['/unban <name>', 'moderators: lift the bans made under <name>', '{"type":"unban","data":{"name":"<name>"}}'],
+  ['/mute <name> [time]', 'moderators: <name> reads this room but cannot send to it, for a time or until /unmute', '{"type":"mute","data":{"name":"<name>","seconds":600}}'],
+  ['/unmute <name>', 'moderators: let <name> speak again', '{"type":"unmute","data":{"name":"<name>"}}'],
+  ['/delete <seq>', 'moderators: replace message <seq> by a tombstone', '{"type":"delete","data":{"seq":<seq>}}'],
+  ['/slow <seconds>', 'moderators: one message per <seconds> for each person here (/slow 0 ends it)', '{"type":"slow","data":{"seconds":<seconds>}}'],
 ];
 
 const USAGE_WIDTH = Math.max(...COMMANDS.map(([usage]) => usage.length));
@@ -195,6 +234,15 @@ export function parseClientFrame(text: string, limits: ParseLimits, isText = fal
       return parseQuit(value.data ?? '', limits);
     case 'auth':
       return parseAuth(value.data);
+    case 'oper':
+    case 'kick':
+    case 'ban':
+    case 'unban':
+    case 'mute':
+    case 'unmute':
+    case 'delete':
+    case 'slow':
+      return parseModerator(value.type, value.data, limits);
     case 'who':
     case 'list':
     case 'help':
@@ -212,11 +260,28 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     case 'nick':
       return parseName(rest);
     case 'msg': {
-      const quoted = /^"([^"]*)"\s*([\s\S]*)$/.exec(rest);
-      const [, to = '', text = ''] = quoted ?? (rest.startsWith('"') ? [] : /^(\S*)\s*([\s\S]*)$/.exec(rest)) ?? [];
+      const [to, text] = splitName(rest);
       if (!to || text.trim() === '') return fail('unknown-command', 'usage: /msg <name> <text>, with "quotes" around a name with spaces; see /help');
       return parseDirect(to, text, limits);
     }
+    case 'oper':
+      return parseModerator('oper', rest.trim(), limits);
+    case 'kick':
+    case 'unban':
+    case 'unmute':
+    case 'ban':
+    case 'mute': {
+      const [name, after] = splitName(rest);
+      if (!name) return fail('unknown-command', `usage: ${COMMANDS.find(([usage]) => usage.startsWith(`/${command} `))![0]}, with "quotes" around a name with spaces; see /help`);
+      // A time is the first word when it reads as one (30s, 10m, 2h, 7d, or seconds).
+      const [, time, reason = after] = command === 'ban' || command === 'mute' ? (/^(\d+[smhd]?)(?:\s+([\s\S]*))?$/.exec(after.trim()) ?? []) : [];
+      const seconds = time === undefined ? null : Number(time.replace(/\D$/, '')) * (DURATION_UNITS[time.slice(-1)] ?? 1);
+      return parseModerator(command, { name, reason: reason.trim(), seconds }, limits);
+    }
+    case 'delete':
+      return parseModerator('delete', { seq: /^\d{1,15}$/.test(rest.trim()) ? Number(rest.trim()) : rest.trim() }, limits);
+    case 'slow':
+      return parseModerator('slow', { seconds: /^\d{1,15}$/.test(rest.trim()) ? Number(rest.trim()) : rest.trim() }, limits);
     case 'me':
       return parseMessage(rest, limits, true);
     case 'join':
@@ -241,6 +306,44 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     default:
       return fail('unknown-command', `unknown command /${command.slice(0, 32)}; type /help for the list`);
   }
+}
+
+/** `<name> <rest>`, or `"<name with spaces>" <rest>`: ['', ''] when there is no name. */
+function splitName(text: string): [name: string, rest: string] {
+  const [, name = '', rest = ''] = /^"([^"]*)"\s*([\s\S]*)$/.exec(text) ?? (text.startsWith('"') ? [] : /^(\S*)\s*([\s\S]*)$/.exec(text)) ?? [];
+  return [name, rest];
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A moderator's event (see ModeratorEvent): the data checked field by field, names as a rename takes them. */
+function parseModerator(type: ModeratorEvent['type'], data: unknown, limits: ParseLimits): ParseResult {
+  const bad = (message: string) => fail('bad-envelope', `${message}; see /help`);
+  if (type === 'oper') {
+    if (typeof data !== 'string' || data === '' || data.length > MAX_CREDENTIAL_LENGTH) return bad(`"data" of oper must be the admin token, 1 to ${MAX_CREDENTIAL_LENGTH} characters; got ${describe(data)}`);
+    return { ok: true, event: { type, data } };
+  }
+  if (!isRecord(data)) return bad(`"data" of ${type} must be an object, as in ${COMMANDS.find(([usage]) => usage.startsWith(`/${type} `))![2]}`);
+  if (type === 'delete') {
+    if (!isCount(data.seq)) return bad(`"seq" must be the number of the message to delete (a whole number of at least 1), got ${shown(data.seq)}`);
+    return { ok: true, event: { type, data: { seq: data.seq } } };
+  }
+  if (type === 'slow') {
+    if (!(data.seconds === 0 || isCount(data.seconds)) || data.seconds > MAX_DURATION_SECONDS) return bad(`"seconds" of slow must be a whole number of seconds from 0 (off) to ${MAX_DURATION_SECONDS}, got ${shown(data.seconds)}`);
+    return { ok: true, event: { type, data: { seconds: data.seconds } } };
+  }
+  if (typeof data.name !== 'string') return bad(`"name" of ${type} must be the name, as a string, got ${describe(data.name)}`);
+  const name = data.name.normalize('NFC').trim();
+  if (!isNameShaped(name)) return fail('unknown-recipient', `nobody called ${JSON.stringify(name.slice(0, 40))} is in this room`);
+  if (type === 'unban' || type === 'unmute') return { ok: true, event: { type, data: { name } } };
+  if (type === 'mute' || type === 'ban') {
+    const { seconds = null } = data;
+    if (seconds !== null && (!isCount(seconds) || seconds > MAX_DURATION_SECONDS)) return bad(`"seconds" of ${type} must be a whole number from 1 to ${MAX_DURATION_SECONDS}, or null for until lifted; got ${shown(seconds)}`);
+    if (type === 'mute') return { ok: true, event: { type, data: { name, seconds } } };
+  }
+  const line = parseLine(data.reason ?? '', limits.maxTopicChars, 'the reason');
+  if (!line.ok) return line;
+  return type === 'ban' ? { ok: true, event: { type, data: { name, seconds: (data.seconds ?? null) as number | null, reason: line.text } } } : { ok: true, event: { type: 'kick', data: { name, reason: line.text } } };
 }
 
 /** `{"before": <seq>, "limit"?: <n>}`: the messages before seq `before`; the server caps `limit`. */

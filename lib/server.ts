@@ -14,7 +14,9 @@ import { type Auth, createAuth, type Identity, offeredCredentials, SUBPROTOCOL }
 import { Connection } from './connection.ts';
 import { createMemoryEngine } from './engine-memory.ts';
 import { createRedisEngine } from './engine-redis.ts';
-import type { Engine, RoomListener } from './engine.ts';
+import type { Engine, RoomListener, RulesListener } from './engine.ts';
+import { Moderation, upgradeKeys } from './moderation.ts';
+import { RuleBook } from './rules.ts';
 import { CLOSE, hostRefusal, REFUSE, type Refusal } from './errors.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { HistoryBudget } from './history.ts';
@@ -40,6 +42,8 @@ export interface ServerOptions {
   /** Source of chance for names; injected so tests can pin it. */
   random?: () => number;
   log?: (message: string) => void;
+  /** Where each moderator's act is written, as one JSON line (see moderation.ts); stdout by default. */
+  audit?: (line: string) => void;
 }
 
 export interface ChatServer {
@@ -52,7 +56,7 @@ export interface ChatServer {
 
 /** Starts plainchat and resolves once it listens. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
-  const { now = Date.now, random = Math.random, log = (message) => console.error(message) } = options;
+  const { now = Date.now, random = Math.random, log = (message) => console.error(message), audit = (line) => process.stdout.write(`${line}\n`) } = options;
   const startedAt = now();
   // First, so that a wrong key file stops the start before anything listens or connects.
   const auth = createAuth(config);
@@ -69,18 +73,27 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const listener: RoomListener = (room, event) => {
     // A session may rename itself on another process while this one holds it too.
     if (event.type === 'peer-renamed') sessions.renamed(room, event.data.from, event.data.to);
+    if (event.type === 'moderation') moderation?.hear(room, event.data);
     hub.dispatch(room, event);
   };
   const historyBudget = new HistoryBudget(config.maxHistoryBytes);
-  const engine = await createEngine(config, listener, (room, name) => hub.hasPeerNamed(room, name), now, random, historyBudget);
+  const rules = new RuleBook(now);
+  // Made once the engine is: the engine tells the rules as it starts, before anything can break them.
+  let moderation: Moderation | undefined;
+  const onRules: RulesListener = (changes) => {
+    rules.apply(changes);
+    moderation?.enforce(changes);
+  };
+  const engine = await createEngine(config, { listener, onRules, isConnected: (room, name) => hub.hasPeerNamed(room, name), now, random, historyBudget });
   const admission = new Admission(admissionLimits(config), now);
+  moderation = new Moderation({ engine, hub, rules, auth, admission, now, audit, log });
   /** The budget key of a request's client (see --trust-proxy). */
   const addressOf = (req: IncomingMessage): string => addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   const isAllowedHost = createHostCheck(config, machineHosts());
   const isAllowedOrigin = createOriginCheck(config, isAllowedHost);
   const roomList = new RoomListCache(() => engine.rooms(), config.roomsCacheMs, now);
   const textTime = textClock(config.textTimeZone, now);
-  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, auth, textTime, now, log };
+  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, auth, rules, moderation, textTime, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -236,6 +249,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return;
     }
     if (socket.destroyed) return;
+    const ban = moderation!.banRefusal(upgradeKeys(address, token, signedIn.identity?.sub));
+    if (ban) {
+      abortHandshake(socket, ban);
+      return;
+    }
     if (isShuttingDown) {
       abortHandshake(socket, REFUSE.shuttingDown);
       return;
@@ -303,12 +321,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
  * The engine the configuration asks for: over Redis (which keeps its own state), or this process's
  * over a store, on disk (SQLite under --data-dir) unless --memory.
  */
-async function createEngine(config: Config, listener: RoomListener, isConnected: (room: string, name: string) => boolean, now: () => number, random: () => number, historyBudget: HistoryBudget): Promise<Engine> {
+async function createEngine(config: Config, { listener, onRules, isConnected, now, random, historyBudget }: EngineHooks): Promise<Engine> {
   const { historySize, historyDays, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, maxSessions } = config;
-  if (config.redisUrl) return createRedisEngine({ listener, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
+  if (config.redisUrl) return createRedisEngine({ listener, onRules, historySize, maxReplay, roomTtlMs, dedupeWindowMs, sessionTtlMs, maxKeptDirect, random, url: config.redisUrl, nodeTtlMs: config.nodeTtlMs });
   const storeOptions = { historySize, historyDays, maxReplay, sessionTtlMs, maxKeptDirect, maxSessions, dedupeWindowMs, recentWindow: config.historyOnJoin, now, historyBudget };
   const store = config.memory ? createMemoryStore(storeOptions) : await createSqliteStore({ ...storeOptions, dataDir: config.dataDir, synchronous: config.storeSynchronous, maxStoreBytes: config.maxStoreBytes });
-  return createMemoryEngine({ listener, store, roomTtlMs, isConnected, random });
+  return createMemoryEngine({ listener, onRules, store, roomTtlMs, isConnected, random });
+}
+
+/** What an engine calls back, and what it is given. */
+interface EngineHooks {
+  listener: RoomListener;
+  onRules: RulesListener;
+  isConnected: (room: string, name: string) => boolean;
+  now: () => number;
+  random: () => number;
+  historyBudget: HistoryBudget;
 }
 
 /** Who an upgrade signed in as (undefined: the first frames must sign in), or why it is refused. */

@@ -6,6 +6,7 @@ import { DedupeWindow } from './dedupe.ts';
 import { planPage, RoomHistory } from './history.ts';
 import { nameKey } from './names.ts';
 import type { Topic } from './protocol.ts';
+import { isInForce, type Rule, ruleId } from './rules.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
 interface KeptSession {
@@ -28,6 +29,8 @@ export function createMemoryStore(options: StoreOptions): Store {
   const owners = new Map<string, string>();
   const mail = new Map<string, DirectMessage[]>();
   const topics = new Map<string, Topic>();
+  const rules = new Map<string, Rule>();
+  const secret = randomBytes(32).toString('base64url');
   const ownerKey = (room: string, name: string) => `${room} ${nameKey(name)}`;
   const historyOf = (room: string): RoomHistory => {
     let history = histories.get(room);
@@ -109,6 +112,14 @@ export function createMemoryStore(options: StoreOptions): Store {
     setTopic(room, topic) {
       topics.set(room, topic);
     },
+    rules: () => [...rules.values()].filter((rule) => isInForce(rule, now())),
+    changeRules(changes) {
+      for (const change of changes) {
+        if ('set' in change) rules.set(ruleId(change.set), change.set);
+        else rules.delete(change.lift);
+      }
+    },
+    secret: () => secret,
     isHealthy: () => true,
     forgetRoom(room) {
       topics.delete(room);

@@ -16,6 +16,7 @@ import { nameKey } from './names.ts';
 import { upgradeFrom1, upgradeFrom2, upgradeFrom3 } from './store-sqlite-upgrade.ts';
 import { atTurnEnd } from './turn.ts';
 import type { ChatMessage, Topic } from './protocol.ts';
+import { type Rule, ruleId } from './rules.ts';
 import type { DirectMessage, Store, StoreOptions } from './store.ts';
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -36,6 +37,7 @@ export const DATABASE_FILE = 'plainchat.db';
 // Bump it, with an upgrade, whenever nameKey changes (unhomoglyph's data, say): keys are kept.
 // 3: `messages.action` marks an action (`/me`), and `topics` keeps each room's topic.
 // 4: `messages.deleted_by` marks a tombstone (its body is empty): who deleted the message.
+// `rules` (moderation, see rules.ts) came within 4: a table a file lacks is made as it opens.
 const SCHEMA_VERSION = '4';
 const DAY_MS = 86_400_000;
 
@@ -55,6 +57,7 @@ CREATE TABLE IF NOT EXISTS mail (
   id INTEGER PRIMARY KEY, session BLOB NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL, ts INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS mail_by_session ON mail (session, id);
 CREATE TABLE IF NOT EXISTS topics (room TEXT PRIMARY KEY, topic TEXT NOT NULL, by TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rules (id TEXT PRIMARY KEY, rule TEXT NOT NULL, until INTEGER) WITHOUT ROWID;
 `;
 
 interface Row {
@@ -203,6 +206,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     countMail: db.prepare('SELECT count(*) FROM mail WHERE session = ?').pluck(),
     mail: db.prepare('SELECT sender, recipient, body, ts FROM mail WHERE session = ? ORDER BY id'),
     topic: db.prepare('SELECT topic, by, ts FROM topics WHERE room = ?'),
+    rules: db.prepare('SELECT rule FROM rules WHERE until IS NULL OR until > ?').pluck(),
+    expireRules: db.prepare('DELETE FROM rules WHERE until <= ?'),
+    setRule: db.prepare('INSERT OR REPLACE INTO rules (id, rule, until) VALUES (?, ?, ?)'),
+    liftRule: db.prepare('DELETE FROM rules WHERE id = ?'),
+    meta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+    setMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
     setTopic: db.prepare('INSERT INTO topics (room, topic, by, ts) VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, by = excluded.by, ts = excluded.ts'),
     dropMail: db.prepare('DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE session = ? ORDER BY id LIMIT ?)'),
   };
@@ -441,6 +450,22 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       if (count > 0) write(undefined, () => sql.dropMail.run(hash(token), count));
     },
     topic: (room) => sql.topic.get(room) as Topic | undefined,
+    rules: () => (sql.rules.all(now()) as string[]).map((text) => JSON.parse(text) as Rule),
+    changeRules(changes) {
+      write(undefined, () => {
+        // Those past their time go as the next change is kept.
+        sql.expireRules.run(now());
+        for (const change of changes) {
+          if ('lift' in change) sql.liftRule.run(change.lift);
+          else sql.setRule.run(ruleId(change.set), JSON.stringify(change.set), 'until' in change.set ? change.set.until : null);
+        }
+      });
+    },
+    secret() {
+      // Made once, outside any batch: it is needed before anything is written.
+      sql.setMeta.run('secret', randomBytes(32).toString('base64url'));
+      return sql.meta.get('secret') as string;
+    },
     setTopic(room, { topic, by, ts }) {
       write(room, () => sql.setTopic.run(room, topic, by, ts));
     },

@@ -8,6 +8,7 @@
 
 import type { HistoryBudget, Position, Replay } from './history.ts';
 import type { ChatMessage, Topic } from './protocol.ts';
+import type { Rule, RuleChange } from './rules.ts';
 
 /** A direct message as its two ends see it. `stored` (to the sender) and `missed` (to the recipient) mark one kept for an offline recipient. */
 export interface DirectMessage {
@@ -98,6 +99,12 @@ export interface Store {
   topic(room: string): Topic | undefined;
   /** Keeps the room's topic, in the current batch. */
   setTopic(room: string, topic: Topic): void;
+  /** The moderation rules kept (see rules.ts), those no longer in force left out. */
+  rules(): Rule[];
+  /** Keeps changes to the rules (a rule set, or lifted by its id), in the current batch. */
+  changeRules(changes: ReadonlyArray<Exclude<RuleChange, { reset: Rule[] }>>): void;
+  /** A random secret made the first time it is asked for and kept as long as the store (invitations are signed with it). */
+  secret(): string;
   /** False while writes fail (the last commit did): sends then get `unavailable`, and /healthz says so. */
   isHealthy(): boolean;
   /** The room has had no peers for a while: its in-memory state may go (history too, in memory). */

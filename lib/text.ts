@@ -79,6 +79,10 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return `-- ${event.data.name} was kicked by ${event.data.by}${event.data.reason ? `: ${event.data.reason}` : ''}`;
     case 'peer-renamed':
       return `-- ${event.data.from} is now ${event.data.to}`;
+    case 'moderation':
+      return `-- ${renderAct(event.data, view)}`;
+    case 'moderator':
+      return '-- you are a moderator on this connection: /help lists what you may do';
     case 'update-peers':
       return `-- ${event.data.length} here: ${event.data.join(', ')}`;
     case 'topic': {
@@ -100,7 +104,8 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return `-- this chat needs a sign-in: type /auth <${event.data.mode === 'jwt' ? 'token' : 'password'}>`;
     case 'error': {
       const { code, message, retryAfterMs } = event.data;
-      return `!! ${code}: ${retryAfterMs === undefined ? message : `wait ${(retryAfterMs / 1000).toFixed(1)} s`}`;
+      // A mute's message says more than its wait.
+      return `!! ${code}: ${retryAfterMs === undefined || code === 'muted' ? message : `wait ${(retryAfterMs / 1000).toFixed(1)} s`}`;
     }
     case 'name-generated':
     case 'session':
@@ -109,6 +114,24 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
     case 'typing':
     case 'pong':
       return undefined;
+  }
+}
+
+/** A moderator's act as the room reads it: `Spam Bot was banned by Mod [19:00]: spam`. */
+function renderAct({ action, by, name, reason, until, seconds }: Extract<ServerEvent, { type: 'moderation' }>['data'], view: TextView): string {
+  const when = until === undefined ? '' : until === null ? ' until lifted' : ` until ${view.time(until)}`;
+  const why = reason ? `: ${reason}` : '';
+  switch (action) {
+    case 'ban':
+      return `${name} was banned by ${by}${when}${why}`;
+    case 'mute':
+      return `${name} was muted by ${by}${when}`;
+    case 'unban':
+      return `${by} lifted the ban on ${name}`;
+    case 'unmute':
+      return `${by} let ${name} speak again`;
+    case 'slow':
+      return seconds ? `${by} set slow mode: one message every ${seconds} s each` : `${by} ended slow mode`;
   }
 }
 

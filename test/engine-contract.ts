@@ -7,11 +7,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Engine, Presence, RoomEvent } from '../lib/engine.ts';
 import type { ChatMessage } from '../lib/protocol.ts';
+import { type Rule, RuleBook, type RuleChange, ruleId } from '../lib/rules.ts';
 
 export interface EngineUnderTest {
   engine: Engine;
   /** Every event the engine delivered to its listener, with its room, in order. */
   events: Array<{ room: string; event: RoomEvent }>;
+  /** Every change to the rules the engine told its rules listener, in order. */
+  rules: RuleChange[][];
 }
 
 export interface EngineSettings {
@@ -287,6 +290,25 @@ export function engineContract(name: string, create: EngineFactory): void {
         const page = await engine.history('lobby', 5, 10);
         assert.deepEqual([page.messages.map((m) => m.seq), page.more], [[1, 2, 3, 4], false], 'a tombstone keeps its place at the start of history too');
         assert.deepEqual(texts((await engine.replay('lobby', undefined, 2)).messages), ['three', 'four']);
+      }));
+
+    test('rules: the listener is given them all at start, then each change once it is kept; the secret stays the same', () =>
+      withEngine(async (under) => {
+        const { engine } = under;
+        assert.deepEqual(under.rules, [[{ reset: [] }]], 'a fresh engine has no rules');
+        const ban: Rule = { kind: 'ban', key: 'ip:1.2.3.4', name: 'Spam Bot', by: 'Mod', reason: 'spam', until: null };
+        const slow: Rule = { kind: 'slow', room: 'lobby', seconds: 5, by: 'Mod' };
+        await engine.changeRules([{ set: ban }, { set: slow }]);
+        assert.deepEqual(under.rules.at(-1), [{ set: ban }, { set: slow }], 'told before changeRules resolves');
+        await engine.changeRules([{ lift: ruleId(ban) }]);
+        assert.deepEqual(under.rules.at(-1), [{ lift: ruleId(ban) }]);
+        const book = new RuleBook(Date.now);
+        book.apply(under.rules.flat());
+        assert.equal(book.banOf(['ip:1.2.3.4']), undefined);
+        assert.equal(book.slowSeconds('lobby'), 5);
+        const secret = await engine.secret();
+        assert.ok(secret.length >= 32);
+        assert.equal(await engine.secret(), secret);
       }));
 
     test('kick tells the room who was kicked, by whom and why, for a name online only; isNameTaken sees names online', () =>

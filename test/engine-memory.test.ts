@@ -24,8 +24,9 @@ function underTest(settings: EngineSettings, store: ReturnType<typeof createMemo
     }
     return isOnline;
   };
-  const engine = createMemoryEngine({ store, roomTtlMs: settings.roomTtlMs, isConnected, listener: (room, event) => events.push({ room, event }) });
-  return { engine, events };
+  const rules: EngineUnderTest['rules'] = [];
+  const engine = createMemoryEngine({ store, roomTtlMs: settings.roomTtlMs, isConnected, listener: (room, event) => events.push({ room, event }), onRules: (changes) => rules.push(changes) });
+  return { engine, events, rules };
 }
 
 engineContract('in memory', async (settings) => underTest(settings, createMemoryStore(storeOptions(settings))));

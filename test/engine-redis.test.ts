@@ -12,7 +12,8 @@ if (missing) {
   // Each engine gets a namespace of its own, so every test starts from an empty Redis.
   engineContract('Redis', async (settings) => {
     const events: EngineUnderTest['events'] = [];
-    const engine = await createRedisEngine({ ...settings, url: redis.url, nodeTtlMs: 10_000, prefix: `test${++engines}:`, listener: (room, event) => events.push({ room, event }) });
-    return { engine, events };
+    const rules: EngineUnderTest['rules'] = [];
+    const engine = await createRedisEngine({ ...settings, url: redis.url, nodeTtlMs: 10_000, prefix: `test${++engines}:`, listener: (room, event) => events.push({ room, event }), onRules: (changes) => rules.push(changes) });
+    return { engine, events, rules };
   });
 }

@@ -6,7 +6,7 @@ import { createCounters } from '../lib/metrics.ts';
 
 function fakePeer(name: string, room = 'lobby'): Peer & { frames: Buffer[] } {
   const frames: Buffer[] = [];
-  return { name, room, frames, deliver: (frame) => frames.push(frame), disconnect: () => {} };
+  return { name, room, frames, deliver: (frame) => frames.push(frame), disconnect: () => {}, ruleKeys: [] };
 }
 
 /** The JSON payloads of `peer`'s frames (each a short unmasked text frame: a 2-byte header). */
