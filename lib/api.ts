@@ -10,6 +10,7 @@ import type { Config } from './config.ts';
 import type { Engine } from './engine.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 import type { Hub } from './hub.ts';
+import type { Moderation } from './moderation.ts';
 import { findNameProblem } from './names.ts';
 import { type ClientEvent, DEFAULT_HISTORY_LIMIT, isRoomName, parseClientFrame } from './protocol.ts';
 
@@ -54,6 +55,8 @@ export interface ApiContext {
   hub: Hub;
   config: Config;
   admission: Admission;
+  /** Writes the audit line of each delete and kick, as a moderator's are. */
+  moderation: Pick<Moderation, 'record'>;
   now: () => number;
   /** The budget key of a request's client (see --trust-proxy). */
   addressOf: (req: IncomingMessage) => string;
@@ -139,7 +142,7 @@ function authorize(req: IncomingMessage, { admission, addressOf }: ApiContext, k
   }
 }
 
-function createRoutes({ engine, hub, config, now }: ApiContext): Route[] {
+function createRoutes({ engine, hub, config, moderation, now }: ApiContext): Route[] {
   const limits = { maxMessageChars: config.maxMessageChars, maxTopicChars: config.maxTopicChars };
   return [
     {
@@ -171,6 +174,7 @@ function createRoutes({ engine, hub, config, now }: ApiContext): Route[] {
           const seq = count(params[0]!, 'the seq', 'bad-request')!;
           const tombstone = await engine.deleteMessage(room, seq, API_ACTOR);
           if (!tombstone) throw new ApiError(404, 'unknown-message', `no message ${seq} is kept in #${room}`);
+          moderation.record({ room, name: API_ACTOR }, 'delete', tombstone.sender, { seq });
           return { status: 200, body: { message: tombstone } };
         },
       },
@@ -194,6 +198,7 @@ function createRoutes({ engine, hub, config, now }: ApiContext): Route[] {
           const connections = hub.countNamed(room, wanted);
           const name = await engine.kick(room, { name: wanted, by: API_ACTOR, reason });
           if (name === undefined) throw new ApiError(404, 'unknown-recipient', `nobody called ${JSON.stringify(wanted.slice(0, 40))} is online in #${room}`);
+          moderation.record({ room, name: API_ACTOR }, 'kick', name, { reason });
           return { status: 200, body: { name, connections } };
         },
       },

@@ -204,7 +204,7 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
           return;
         }
         if (verdict.identity.rooms && !verdict.identity.rooms.includes(this.room)) return this.#kick(CLOSE.roomForbidden);
-        const ban = this.#context.moderation.banRefusal(upgradeKeys(this.#address, token, verdict.identity.sub));
+        const ban = this.#context.moderation.banRefusal(upgradeKeys(this.#address, token, verdict.identity.sub), verdict.identity.isModerator);
         if (ban) return this.#kick(withReason(CLOSE.banned, ban.message));
         // A room is brought into being by those signed in only: its budget is spent now, not at the upgrade.
         const refusal = this.#roomRefusal(this.room);

@@ -22,6 +22,8 @@ export interface Peer {
   deliver(frame: Buffer, seq: number | undefined, event: ServerEvent): void;
   /** Who the peer is, as moderation rules name people (see rules.ts). */
   readonly ruleKeys: readonly string[];
+  /** Moderators are not held by bans, mutes or slow mode: one behind the address of the person they ban stays. */
+  readonly isModerator: boolean;
   /** Closes the peer with a documented code after the frames it is owed; it leaves the room at once. */
   disconnect(close: CloseInfo): void;
 }

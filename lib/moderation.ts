@@ -8,6 +8,7 @@ import type { Auth } from './auth.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type ProtocolError, REFUSE, type Refusal, withReason } from './errors.ts';
 import type { Hub } from './hub.ts';
+import type { Sessions } from './sessions.ts';
 import { nameKey } from './names.ts';
 import type { Moderated, ModeratorEvent } from './protocol.ts';
 import { type Rule, type RuleBook, type RuleChange, type RuleKey, ruleId } from './rules.ts';
@@ -15,6 +16,7 @@ import { type Rule, type RuleBook, type RuleChange, type RuleKey, ruleId } from 
 export interface ModerationContext {
   engine: Engine;
   hub: Hub;
+  sessions: Sessions;
   rules: RuleBook;
   auth: Auth;
   admission: Admission;
@@ -64,7 +66,7 @@ export class Moderation {
       admission.takeGuess(address);
       return { code: 'auth-failed', message: 'wrong admin token' };
     }
-    this.#record(asker, 'oper', undefined, {});
+    this.record(asker, 'oper', undefined, {});
     return undefined;
   }
 
@@ -78,12 +80,12 @@ export class Moderation {
         const { name: wanted, reason } = event.data;
         const name = await engine.kick(room, { name: wanted, by: asker.name, reason });
         if (name === undefined) return notHere(wanted, room);
-        return this.#record(asker, 'kick', name, { reason });
+        return this.record(asker, 'kick', name, { reason });
       }
       case 'delete': {
         const tombstone = await engine.deleteMessage(room, event.data.seq, asker.name);
         if (!tombstone) return { code: 'unknown-message', message: `no message ${event.data.seq} is kept in #${room}` };
-        return this.#record(asker, 'delete', tombstone.sender, { seq: tombstone.seq });
+        return this.record(asker, 'delete', tombstone.sender, { seq: tombstone.seq });
       }
       case 'ban':
       case 'mute': {
@@ -95,7 +97,7 @@ export class Moderation {
         const reason = event.type === 'ban' ? { reason: event.data.reason } : {};
         // Each process serving the name records its connections' identities and addresses as it hears this (see hear).
         await this.#tell(room, { action: event.type, by: asker.name, name, until, ...reason });
-        return this.#record(asker, event.type, name, { until, ...reason });
+        return this.record(asker, event.type, name, { until, ...reason });
       }
       case 'unban':
       case 'unmute': {
@@ -105,14 +107,14 @@ export class Moderation {
         await engine.changeRules(lifted.map((rule) => ({ lift: ruleId(rule) })));
         const name = (lifted[0] as { name: string }).name;
         await this.#tell(room, { action: event.type, by: asker.name, name });
-        return this.#record(asker, event.type, name, {});
+        return this.record(asker, event.type, name, {});
       }
       case 'slow': {
         const { seconds } = event.data;
         const rule: Rule = { kind: 'slow', room, seconds, by: asker.name };
         await engine.changeRules([seconds === 0 ? { lift: ruleId(rule) } : { set: rule }]);
         await this.#tell(room, { action: 'slow', by: asker.name, seconds });
-        return this.#record(asker, 'slow', undefined, { seconds });
+        return this.record(asker, 'slow', undefined, { seconds });
       }
     }
   }
@@ -121,7 +123,7 @@ export class Moderation {
   topicRefusal(asker: Asker, topic: string): ProtocolError | undefined {
     if (!this.hasModerators) return undefined;
     if (!asker.isModerator) return { code: 'not-moderator', message: 'only a moderator may set the topic here; /topic alone shows it' };
-    return this.#record(asker, 'topic', undefined, { topic });
+    return this.record(asker, 'topic', undefined, { topic });
   }
 
   /**
@@ -147,27 +149,36 @@ export class Moderation {
     return undefined;
   }
 
-  /** Why an upgrade known by `keys` is refused (banned), or undefined. */
-  banRefusal(keys: readonly RuleKey[]): Refusal | undefined {
-    const ban = this.#context.rules.banOf(keys);
+  /** Why an upgrade known by `keys` is refused (banned), or undefined; a JWT's moderator is not held by a ban. */
+  banRefusal(keys: readonly RuleKey[], isModerator = false): Refusal | undefined {
+    const ban = isModerator ? undefined : this.#context.rules.banOf(keys);
     return ban && { ...REFUSE.banned, message: `${REFUSE.banned.message} ${untilText(ban.until)}${ban.reason ? `: ${ban.reason}` : ''}` };
   }
 
   /**
    * A moderator's act heard (on every process): a ban or mute is recorded for the identities and
-   * addresses of this process's connections of its name, so that it holds wherever they come back.
+   * addresses of this process's connections of its name (and the token of its session here, when
+   * it has none connected now), so that it holds wherever they come back.
    */
   hear(room: string, act: Moderated): void {
-    const { hub, engine, log } = this.#context;
+    const { hub, sessions, engine, log } = this.#context;
     if ((act.action !== 'ban' && act.action !== 'mute') || act.name === undefined) return;
-    const keys = new Set(hub.peersNamed(room, act.name).flatMap((peer) => peer.ruleKeys));
+    // A session in its grace period (its connection just dropped) is named by its token.
+    const away = sessions.tokenNamed(room, act.name);
+    const keys = new Set([...hub.peersNamed(room, act.name).flatMap((peer) => peer.ruleKeys), ...(away === undefined ? [] : [`token:${away}`])]);
     if (keys.size === 0) return;
     const { name, by, until = null, reason = '' } = act;
     const changes = [...keys].map((key): RuleChange => ({ set: act.action === 'ban' ? { kind: 'ban', key, name, by, reason, until } : { kind: 'mute', room, key, name, by, until } }));
-    // Here at once, before the room hears the act: from its line on, the target can send nothing here.
+    // Here at once, before the room hears the act: from its line on, a muted target can send nothing here.
     this.#context.rules.apply(changes);
-    this.enforce(changes);
-    engine.changeRules(changes as Array<{ set: Rule }>).catch((err: unknown) => log(`the ${act.action} of ${name} in ${room} could not be kept: ${String(err)}`));
+    // A banned target is closed once the ban is kept and told to every process, so that coming back through another one finds it there.
+    engine.changeRules(changes as Array<{ set: Rule }>).then(
+      () => this.enforce(changes),
+      (err: unknown) => {
+        log(`the ${act.action} of ${name} in ${room} could not be kept: ${String(err)}`);
+        this.enforce(changes);
+      },
+    );
   }
 
   /** Rules changed (on any process): this process's connections a new ban names are closed, in every room. */
@@ -175,6 +186,7 @@ export class Moderation {
     const bans = changes.flatMap((change) => ('set' in change ? [change.set] : 'reset' in change ? change.reset : [])).filter((rule) => rule.kind === 'ban');
     if (bans.length === 0) return;
     for (const peer of [...this.#context.hub.peers()]) {
+      if (peer.isModerator) continue;
       const ban = this.#context.rules.banOf(peer.ruleKeys);
       if (ban) peer.disconnect(withReason(CLOSE.banned, ban.reason));
     }
@@ -184,11 +196,11 @@ export class Moderation {
     return this.#context.engine.signal(room, { type: 'moderation', data: act });
   }
 
-  /** Writes the audit line of an act: who, what, whom, when, where, and its details. */
-  #record(asker: Asker, what: string, whom: string | undefined, details: Record<string, unknown>): undefined {
+  /** Writes the audit line of an act (a moderator's, or the HTTP API's): who, what, whom, when, where, and its details. */
+  record(actor: Pick<Asker, 'room' | 'name'>, what: string, whom: string | undefined, details: Record<string, unknown>): undefined {
     const { until, ...rest } = details;
     const when = new Date(this.#context.now()).toISOString();
-    this.#context.audit(JSON.stringify({ when, who: asker.name, what, whom: whom ?? null, room: asker.room, ...rest, ...(until !== undefined && { until: until === null ? null : new Date(until as number).toISOString() }) }));
+    this.#context.audit(JSON.stringify({ when, who: actor.name, what, whom: whom ?? null, room: actor.room, ...rest, ...(until !== undefined && { until: until === null ? null : new Date(until as number).toISOString() }) }));
     return undefined;
   }
 

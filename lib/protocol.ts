@@ -138,28 +138,40 @@ const COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: strin
   ['/typing [on|off]', 'tell the room you are typing, or have stopped', '{"type":"typing","data":true}'],
   ['/quit [reason]', 'leave, telling the room why', '{"type":"quit","data":"<reason>"}'],
   ['/help', 'this list', '{"type":"help"}'],
-  ['/oper <token>', 'become a moderator with the admin token (--admin-token-file)', '{"type":"oper","data":"<token>"}'],
-  ['/kick <name> [reason]', 'moderators: disconnect <name> from this room', '{"type":"kick","data":{"name":"<name>","reason":"<reason>"}}'],
-  ['/ban <name> [time] [reason]', 'moderators: keep <name> (identity and address) out of the chat, for 30m, 2h, 7d... or until /unban', '{"type":"ban","data":{"name":"<name>","seconds":3600,"reason":"<reason>"}}'],
-  ['/unban <name>', 'moderators: lift the bans made under <name>', '{"type":"unban","data":{"name":"<name>"}}'],
-  ['/mute <name> [time]', 'moderators: <name> reads this room but cannot send to it, for a time or until /unmute', '{"type":"mute","data":{"name":"<name>","seconds":600}}'],
-  ['/unmute <name>', 'moderators: let <name> speak again', '{"type":"unmute","data":{"name":"<name>"}}'],
-  ['/delete <seq>', 'moderators: replace message <seq> by a tombstone', '{"type":"delete","data":{"seq":<seq>}}'],
-  ['/slow <seconds>', 'moderators: one message per <seconds> for each person here (/slow 0 ends it)', '{"type":"slow","data":{"seconds":<seconds>}}'],
 ];
 
-const USAGE_WIDTH = Math.max(...COMMANDS.map(([usage]) => usage.length));
+/** The commands of moderators (see moderation.ts), listed after the others. */
+const MODERATOR_COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: string]> = [
+  ['/oper <token>', 'become a moderator with the admin token', '{"type":"oper","data":"<token>"}'],
+  ['/kick <name> [reason]', 'disconnect <name> from this room', '{"type":"kick","data":{"name":"<name>","reason":"<reason>"}}'],
+  ['/ban <name> [time] [reason]', 'keep <name> out (30m, 2h, 7d; none: for ever)', '{"type":"ban","data":{"name":"<name>","seconds":3600,"reason":"<reason>"}}'],
+  ['/unban <name>', 'lift the bans made under <name>', '{"type":"unban","data":{"name":"<name>"}}'],
+  ['/mute <name> [time]', '<name> reads here but cannot send', '{"type":"mute","data":{"name":"<name>","seconds":600}}'],
+  ['/unmute <name>', 'let <name> speak again', '{"type":"unmute","data":{"name":"<name>"}}'],
+  ['/delete <seq>', 'replace message <seq> by a tombstone', '{"type":"delete","data":{"seq":<seq>}}'],
+  ['/slow <seconds>', 'one message per <seconds> each (0: off)', '{"type":"slow","data":{"seconds":<seconds>}}'],
+];
+
+/** A list of commands, each usage padded to the widest, with the JSON event under each when `withJson`. */
+function listCommands(commands: typeof COMMANDS, withJson: boolean): string[] {
+  const width = Math.max(...commands.map(([usage]) => usage.length));
+  return commands.flatMap(([usage, does, json]) => [`  ${usage.padEnd(width)}  ${does}`, ...(withJson ? [`  ${''.padEnd(width)}  ${json}`] : [])]);
+}
 
 /** What `/help` answers in text mode: one short line per command. */
 export const TEXT_HELP = [
   'Type a line to say it to the room (// for one that starts with /). Commands:',
-  ...COMMANDS.map(([usage, does]) => `  ${usage.padEnd(USAGE_WIDTH)}  ${does}`),
+  ...listCommands(COMMANDS, false),
+  'Moderators:',
+  ...listCommands(MODERATOR_COMMANDS, false),
 ].join('\n');
 
 /** What `/help` answers: the commands a terminal user can type, and the JSON events behind them. */
 export const HELP = [
   'Type a line to say it to the room. Commands, with the JSON event each is:',
-  ...COMMANDS.flatMap(([usage, does, json]) => [`  ${usage.padEnd(USAGE_WIDTH)}  ${does}`, `  ${''.padEnd(USAGE_WIDTH)}  ${json}`]),
+  ...listCommands(COMMANDS, true),
+  'Moderators:',
+  ...listCommands(MODERATOR_COMMANDS, true),
   'Other JSON events: {"type":"message","data":"<text>","id":"<optional id>"}, {"type":"history","data":{"before":<seq>}}, {"type":"ping"}.',
 ].join('\n');
 
@@ -272,7 +284,7 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     case 'ban':
     case 'mute': {
       const [name, after] = splitName(rest);
-      if (!name) return fail('unknown-command', `usage: ${COMMANDS.find(([usage]) => usage.startsWith(`/${command} `))![0]}, with "quotes" around a name with spaces; see /help`);
+      if (!name) return fail('unknown-command', `usage: ${MODERATOR_COMMANDS.find(([usage]) => usage.startsWith(`/${command} `))![0]}, with "quotes" around a name with spaces; see /help`);
       // A time is the first word when it reads as one (30s, 10m, 2h, 7d, or seconds).
       const [, time, reason = after] = command === 'ban' || command === 'mute' ? (/^(\d+[smhd]?)(?:\s+([\s\S]*))?$/.exec(after.trim()) ?? []) : [];
       const seconds = time === undefined ? null : Number(time.replace(/\D$/, '')) * (DURATION_UNITS[time.slice(-1)] ?? 1);
@@ -323,7 +335,7 @@ function parseModerator(type: ModeratorEvent['type'], data: unknown, limits: Par
     if (typeof data !== 'string' || data === '' || data.length > MAX_CREDENTIAL_LENGTH) return bad(`"data" of oper must be the admin token, 1 to ${MAX_CREDENTIAL_LENGTH} characters; got ${describe(data)}`);
     return { ok: true, event: { type, data } };
   }
-  if (!isRecord(data)) return bad(`"data" of ${type} must be an object, as in ${COMMANDS.find(([usage]) => usage.startsWith(`/${type} `))![2]}`);
+  if (!isRecord(data)) return bad(`"data" of ${type} must be an object, as in ${MODERATOR_COMMANDS.find(([usage]) => usage.startsWith(`/${type} `))![2]}`);
   if (type === 'delete') {
     if (!isCount(data.seq)) return bad(`"seq" must be the number of the message to delete (a whole number of at least 1), got ${shown(data.seq)}`);
     return { ok: true, event: { type, data: { seq: data.seq } } };

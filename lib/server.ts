@@ -86,7 +86,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const engine = await createEngine(config, { listener, onRules, isConnected: (room, name) => hub.hasPeerNamed(room, name), now, random, historyBudget });
   const admission = new Admission(admissionLimits(config), now);
-  moderation = new Moderation({ engine, hub, rules, auth, admission, now, audit, log });
+  moderation = new Moderation({ engine, hub, sessions, rules, auth, admission, now, audit, log });
   /** The budget key of a request's client (see --trust-proxy). */
   const addressOf = (req: IncomingMessage): string => addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   const isAllowedHost = createHostCheck(config, machineHosts());
@@ -110,7 +110,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const wss = new WebSocketServer<typeof Connection>(wssOptions);
   const servePage = createPageHandler(PAGE_PATH);
-  const serveApi = createApiHandler({ engine, hub, config, admission, now, addressOf, log }, apiKey);
+  const serveApi = createApiHandler({ engine, hub, config, admission, moderation, now, addressOf, log }, apiKey);
   let isShuttingDown = false;
 
   const http = createServer(
@@ -249,7 +249,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return;
     }
     if (socket.destroyed) return;
-    const ban = moderation!.banRefusal(upgradeKeys(address, token, signedIn.identity?.sub));
+    const ban = moderation!.banRefusal(upgradeKeys(address, token, signedIn.identity?.sub), signedIn.identity?.isModerator);
     if (ban) {
       abortHandshake(socket, ban);
       return;

@@ -4,6 +4,7 @@
 // the session (and its name) for a reconnect later.
 
 import { randomBytes } from 'node:crypto';
+import { nameKey } from './names.ts';
 
 export interface Session {
   readonly token: string;
@@ -86,6 +87,13 @@ export class Sessions {
   /** The session holding `from` in `room` is called `to` now: it renamed itself, maybe on another process. */
   renamed(room: string, from: string, to: string): void {
     for (const session of this.#byToken.values()) if (session.room === room && session.name === from) session.name = to;
+  }
+
+  /** The token of the session holding `name` in `room` here (by nameKey), connected or in its grace period. */
+  tokenNamed(room: string, name: string): string | undefined {
+    const key = nameKey(name);
+    for (const session of this.#byToken.values()) if (session.room === room && nameKey(session.name) === key) return session.token;
+    return undefined;
   }
 
   /** Renews every session one last time and forgets them all (shutdown). */

@@ -130,13 +130,15 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     throw new StoreError(`cannot open ${file} (${(err as Error).message}); check that the data directory is writable, or pick another with --data-dir`);
   }
   let epoch: string;
+  let secret: string;
   try {
     // One process at a time: a second plainchat on the same directory would number messages twice.
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.exec(SCHEMA);
-    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?), ('epoch', ?)").run(SCHEMA_VERSION, randomBytes(8).toString('hex'));
+    // The secret (invitations are signed with it) is made with the file, or the first time a file of before it opens.
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?), ('epoch', ?), ('secret', ?)").run(SCHEMA_VERSION, randomBytes(8).toString('hex'), randomBytes(32).toString('base64url'));
     const meta = new Map((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((row) => [row.key, row.value]));
     if (meta.get('schema') === '1') {
       upgradeFrom1(db);
@@ -152,6 +154,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     }
     if (meta.get('schema') !== SCHEMA_VERSION) throw new StoreError(`${file} has schema ${meta.get('schema')}, this plainchat reads ${SCHEMA_VERSION}; use a matching plainchat or another --data-dir`);
     epoch = meta.get('epoch')!;
+    secret = meta.get('secret')!;
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
@@ -210,8 +213,6 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     expireRules: db.prepare('DELETE FROM rules WHERE until <= ?'),
     setRule: db.prepare('INSERT OR REPLACE INTO rules (id, rule, until) VALUES (?, ?, ?)'),
     liftRule: db.prepare('DELETE FROM rules WHERE id = ?'),
-    meta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-    setMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
     setTopic: db.prepare('INSERT INTO topics (room, topic, by, ts) VALUES (?, ?, ?, ?) ON CONFLICT (room) DO UPDATE SET topic = excluded.topic, by = excluded.by, ts = excluded.ts'),
     dropMail: db.prepare('DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE session = ? ORDER BY id LIMIT ?)'),
   };
@@ -461,11 +462,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         }
       });
     },
-    secret() {
-      // Made once, outside any batch: it is needed before anything is written.
-      sql.setMeta.run('secret', randomBytes(32).toString('base64url'));
-      return sql.meta.get('secret') as string;
-    },
+    secret: () => secret,
     setTopic(room, { topic, by, ts }) {
       write(room, () => sql.setTopic.run(room, topic, by, ts));
     },

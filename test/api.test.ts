@@ -51,7 +51,8 @@ async function peersOf(server: ChatServer, room: string) {
 }
 
 describe('the HTTP API', async () => {
-  const server = await startTestServer({ apiKeyFile: keyFile(), graceMs: 0, apiKeyFailuresPerMinutePerIp: 3 }, { log: () => {} });
+  const audited: string[] = [];
+  const server = await startTestServer({ apiKeyFile: keyFile(), graceMs: 0, apiKeyFailuresPerMinutePerIp: 3 }, { log: () => {}, audit: (line) => audited.push(line) });
 
   test("docs/API.md's curl examples answer as documented", async () => {
     // Someone to list and kick, as the examples have it.
@@ -167,6 +168,8 @@ describe('the HTTP API', async () => {
     assert.deepEqual((await watcher.client.nextOfType('peer-kicked')).data, { name: target.name, by: 'api', reason: 'spam' });
     assert.deepEqual((await watcher.client.nextOfType('peer-left')).data, [target.name]);
     await text.expect(`-- ${target.name} was kicked by api: spam`);
+    const entry = JSON.parse(audited.at(-1)!);
+    assert.deepEqual({ ...entry, when: undefined }, { when: undefined, who: 'api', what: 'kick', whom: target.name, room: 'kicks', reason: 'spam' }, 'written to the audit log as a moderator\'s kick is');
     await text.expect(`-- ${target.name} left`);
     const nobody = await call(server, 'POST', '/api/rooms/kicks/kick', { name: target.name });
     assert.deepEqual([nobody.status, nobody.body.error.code], [404, 'unknown-recipient']);

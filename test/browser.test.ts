@@ -596,6 +596,39 @@ describe('the page in Chromium', { skip: isChromiumMissing ? `no Chromium at ${C
     }
   });
 
+  test('a moderator in one tab deletes a message with /delete and the tombstone appears in another tab; a banned tab is told why and stays away', async () => {
+    const token = 'browser-admin-token-0123456789';
+    const adminTokenFile = join(tempDataDir(), 'admin.token');
+    writeFileSync(adminTokenFile, `${token}\n`);
+    const chat = await startServer({ ...testConfig(0), adminTokenFile }, { log: () => {}, audit: () => {} });
+    try {
+      const moderator = await openIn(await browser.newContext(), `${chat.url}/#mods`);
+      const author = await openIn(await browser.newContext(), `${chat.url}/#mods`);
+      await say(moderator, `/oper ${token}`);
+      await moderator.locator('#messages .note', { hasText: 'You are a moderator on this connection' }).waitFor();
+      for (const text of ['hello all', 'buy cheap pills here', 'bye']) {
+        await say(author, text);
+        await author.locator('#messages .msg:not(.pending)', { hasText: text }).waitFor();
+      }
+      const key = await moderator.locator('#messages .msg', { hasText: 'buy cheap pills here' }).getAttribute('data-key');
+      await say(moderator, `/delete ${key!.split(':')[1]}`);
+      await author.locator('#messages .msg.deleted', { hasText: 'message deleted' }).waitFor();
+      assert.deepEqual(await shownTexts(author), ['hello all', 'message deleted', 'bye']);
+      assert.equal(await author.locator('#messages', { hasText: 'cheap pills' }).count(), 0);
+
+      const banned = await nameOn(author);
+      await say(moderator, `/ban ${banned} 1h spam`);
+      await author.locator('#messages .note.error', { hasText: 'A moderator banned you from this chat: spam.' }).waitFor();
+      // Both tabs come from one address: the moderator is not held by the ban.
+      await moderator.locator('#messages .note', { hasText: `${banned} was banned by` }).waitFor();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await author.locator('#status').textContent(), 'Banned', 'it does not reconnect by itself');
+      await Promise.all([moderator, author].map((tab) => tab.context().close()));
+    } finally {
+      await chat.close();
+    }
+  });
+
   test('no page broke a Content-Security-Policy rule or threw a script error, in any test', () => {
     assert.deepEqual(problems, []);
   });

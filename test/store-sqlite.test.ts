@@ -182,3 +182,26 @@ test('a file of schema 3 (no tombstones) keeps its messages, and one can be dele
   assert.equal(reopened.tombstone('lobby', 2, 'other')?.isNew, false, 'a tombstone already');
   await reopened.close();
 });
+
+test('moderation rules and the secret outlive a restart; a rule past its time is no longer read, and leaves the file with the next change', async () => {
+  const dataDir = tempDataDir();
+  let clock = 1_000_000;
+  const store = await open(dataDir, {}, () => clock);
+  const secret = store.secret();
+  store.changeRules([
+    { set: { kind: 'ban', key: 'ip:1.2.3.4', name: 'Spam Bot', by: 'Mod', reason: 'spam', until: null } },
+    { set: { kind: 'mute', room: 'lobby', key: 'token:t', name: 'Loud', by: 'Mod', until: clock + 1000 } },
+    { set: { kind: 'slow', room: 'lobby', seconds: 5, by: 'Mod' } },
+  ]);
+  await store.commit();
+  await store.close();
+  const reopened = await open(dataDir, {}, () => clock);
+  assert.equal(reopened.secret(), secret, 'invitations made before still verify');
+  assert.deepEqual(reopened.rules().map((rule) => rule.kind).sort(), ['ban', 'mute', 'slow']);
+  clock += 1000;
+  assert.deepEqual(reopened.rules().map((rule) => rule.kind).sort(), ['ban', 'slow'], 'the mute is over');
+  reopened.changeRules([{ lift: 'slow\nlobby\n' }]);
+  await reopened.commit();
+  await reopened.close();
+  assert.equal(query(dataDir, 'SELECT count(*) FROM rules'), 1, 'the lifted rule and the one past its time are gone');
+});
