@@ -313,6 +313,8 @@ withRedis('moderation across nodes (Redis)', async () => {
     await redis.start();
     // Each node reads the rules afresh once it is back: both still refuse.
     await until(async () => /^HTTP\/1.1 403/.test(await upgradeStatus(two.port, '/ws?room=nodes', '127.0.13.2')) && (await fetch(`${two.url}/healthz`)).status === 200, 10_000, () => 'node two is back');
+    // Node one reconnects on its own time: it is joined once it reaches Redis again.
+    await until(async () => (await fetch(`${one.url}/healthz`)).status === 200, 10_000, () => 'node one is back');
     const onOne = await joinFrom(one, '127.0.13.4', 'nodes');
     onOne.client.send('first on one');
     await nextMessage(onOne.client, 'first on one');
