@@ -158,14 +158,14 @@ export const SUBPROTOCOL = 'plainchat';
 
 /**
  * The credentials an upgrade carries where proxies do not log them, in `Sec-WebSocket-Protocol`
- * beside `plainchat`: `plainchat.jwt.<JWT>` and `plainchat.token.<session token>` (both are made
- * of characters a subprotocol may have).
+ * beside `plainchat`: `plainchat.jwt.<JWT>`, `plainchat.token.<session token>` and
+ * `plainchat.invite.<invitation>` (all made of characters a subprotocol may have).
  */
-export function offeredCredentials(header: string | undefined): { jwt?: string; token?: string } {
-  const offered: { jwt?: string; token?: string } = {};
+export function offeredCredentials(header: string | undefined): { jwt?: string; token?: string; invite?: string } {
+  const offered: { jwt?: string; token?: string; invite?: string } = {};
   for (const protocol of (header ?? '').split(',')) {
-    const [, kind, value] = /^\s*plainchat\.(jwt|token)\.(\S+?)\s*$/.exec(protocol) ?? [];
-    if (kind === 'jwt' || kind === 'token') offered[kind] = value;
+    const [, kind, value] = /^\s*plainchat\.(jwt|token|invite)\.(\S+?)\s*$/.exec(protocol) ?? [];
+    if (kind === 'jwt' || kind === 'token' || kind === 'invite') offered[kind] = value;
   }
   return offered;
 }

@@ -135,6 +135,12 @@ export interface Config {
   authFailuresPerMinutePerIp: number;
   /** The file holding the admin token: whoever gives it to `oper` is a moderator (see moderation.ts). */
   adminTokenFile: string | undefined;
+  /** How long an invitation to a private room admits when `/invite` names no time, in ms. */
+  inviteTtlMs: number;
+  /** The longest an invitation may admit, in ms. */
+  maxInviteTtlMs: number;
+  /** Members a private room may have; an invitation that would pass it is refused. */
+  maxRoomMembers: number;
 }
 
 interface Option<K extends keyof Config> {
@@ -282,7 +288,10 @@ export const OPTIONS = [
   option({ key: 'jwtPublicKeyFile', flag: '--jwt-public-key-file', env: 'JWT_PUBLIC_KEY_FILE', default: undefined, parse: filePath, help: 'with --auth jwt: file holding the RS256 or ES256 public key, PEM' }),
   option({ key: 'authTimeoutMs', flag: '--auth-timeout-ms', env: 'AUTH_TIMEOUT_MS', default: 120_000, parse: integer(1000, 3_600_000), help: 'ms a connection may take to sign in (then: closed with 4401)' }),
   option({ key: 'adminTokenFile', flag: '--admin-token-file', env: 'ADMIN_TOKEN_FILE', default: undefined, parse: filePath, help: 'file holding the admin token (16+ characters): /oper <token> makes a moderator' }),
-  option({ key: 'authFailuresPerMinutePerIp', flag: '--auth-failures-per-minute-per-ip', env: 'AUTH_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong passwords or tokens (admin tokens too) an address may try per minute' }),
+  option({ key: 'inviteTtlMs', flag: '--invite-ttl-ms', env: 'INVITE_TTL_MS', default: 7 * DAY_MS, parse: integer(1000, 3650 * DAY_MS), help: 'ms an invitation to a private room admits when /invite names no time' }),
+  option({ key: 'maxInviteTtlMs', flag: '--max-invite-ttl-ms', env: 'MAX_INVITE_TTL_MS', default: 30 * DAY_MS, parse: integer(1000, 3650 * DAY_MS), help: 'the longest an invitation may admit, in ms' }),
+  option({ key: 'maxRoomMembers', flag: '--max-room-members', env: 'MAX_ROOM_MEMBERS', default: 1000, parse: integer(1, 10_000_000), help: 'members a private room may have (an invitation past it: 403)' }),
+  option({ key: 'authFailuresPerMinutePerIp', flag: '--auth-failures-per-minute-per-ip', env: 'AUTH_FAILURES_PER_MINUTE_PER_IP', default: 10, parse: integer(1, 1_000_000), help: 'wrong passwords, tokens, admin tokens or invitation codes an address may try per minute' }),
 ];
 
 /** The defaults, for embedding the server (tests, benchmarks) with a few options changed. */
@@ -340,6 +349,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
   // Workers share the chat only through Redis: without it each would be a chat of its own.
   if (config.workers > 1 && !config.redisUrl) throw new Error(`--workers ${config.workers} needs --redis-url (or REDIS_URL): the workers share the chat through Redis`);
+  if (config.inviteTtlMs > config.maxInviteTtlMs) throw new Error(`--invite-ttl-ms ${config.inviteTtlMs} is longer than --max-invite-ttl-ms ${config.maxInviteTtlMs}: shorten the one or lengthen the other`);
   return { help: false, config };
 }
 

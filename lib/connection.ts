@@ -18,6 +18,7 @@ import type { Counters } from './metrics.ts';
 import { type Flusher, framePong, frameText, Outbox, PING_FRAME } from './outbox.ts';
 import { type ChatMessage, type ClientEvent, encodeEvent, HELP, parseClientFrame, parseResume, type ServerEvent, TEXT_HELP } from './protocol.ts';
 import { TokenBucket } from './rate-limit.ts';
+import type { PrivateRooms } from './private-rooms.ts';
 import { pageOfRooms, type RoomListCache } from './room-list.ts';
 import type { Session, Sessions } from './sessions.ts';
 import { renderBanner, renderText } from './text.ts';
@@ -35,10 +36,23 @@ export interface ConnectionContext {
   roomList: RoomListCache;
   auth: Auth;
   moderation: Moderation;
+  privateRooms: PrivateRooms;
   /** A time as text mode shows it (see text.ts). */
   textTime: (ts: number) => string;
   now: () => number;
   log: (message: string) => void;
+}
+
+/** What the upgrade knew of who comes in (see Connection.accept). */
+export interface Entry {
+  /** Who the upgrade signed in (undefined: the first frames must, see #awaitSignIn). */
+  identity: Identity | undefined;
+  /** The session token it brought. */
+  token: string | undefined;
+  /** It brought a good invitation to its room (private): it becomes a member as it enters. */
+  isInvited: boolean;
+  /** The page's origin as people reach it (--public-url, or the upgrade's Host): invitation links start with it. */
+  origin: string;
 }
 
 function ignore(): void {}
@@ -119,18 +133,24 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
   #early: RawData[] | undefined;
   /** Gave `oper` the admin token: a moderator until it closes. */
   #isOperator = false;
+  /** The private room a good invitation let this connection into, until it is made a member there. */
+  #invitedTo: string | undefined;
+  /** See Entry.origin. */
+  #origin = '';
 
   /**
    * Takes over this freshly upgraded socket for `room`; `raw` is the TCP socket under it, `query`
    * the upgrade URL's query (a resume request) and `address` the client's address, whose budgets
    * its events spend. Reading is paused until the peer is in the room, so that the client first sees
-   * its greeting and replay, and nothing it sends is handled before. `identity` is who the upgrade
-   * signed in (undefined: the first frames must, see #awaitSignIn), `token` the session token it brought.
+   * its greeting and replay, and nothing it sends is handled before. `entry` is what the upgrade
+   * knew of who comes in.
    */
-  accept(raw: Writable, room: string, query: string, address: string, context: ConnectionContext, identity: Identity | undefined, token: string | undefined): void {
+  accept(raw: Writable, room: string, query: string, address: string, context: ConnectionContext, { identity, token, isInvited, origin }: Entry): void {
     const { config, now, heartbeat } = context;
     this.room = room;
     this.#address = address;
+    this.#origin = origin;
+    if (isInvited) this.#invitedTo = room;
     this.#context = context;
     this.#outbox = new Outbox(raw, context.flusher, this);
     this.#bucket = new TokenBucket(config.rateBurst, config.ratePerSecond, now);
@@ -206,6 +226,8 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
         if (verdict.identity.rooms && !verdict.identity.rooms.includes(this.room)) return this.#kick(CLOSE.roomForbidden);
         const ban = this.#context.moderation.banRefusal(upgradeKeys(this.#address, token, verdict.identity.sub), verdict.identity.isModerator);
         if (ban) return this.#kick(withReason(CLOSE.banned, ban.message));
+        const comer = { keys: upgradeKeys(this.#address, token, verdict.identity.sub), identity: verdict.identity };
+        if (this.#invitedTo !== this.room && !this.#context.privateRooms.isAdmitted(this.room, comer)) return this.#kick(CLOSE.privateRoom);
         // A room is brought into being by those signed in only: its budget is spent now, not at the upgrade.
         const refusal = this.#roomRefusal(this.room);
         if (refusal) {
@@ -261,6 +283,11 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     const token = this.#session?.token;
     if (token !== undefined && token !== this.#home?.token) keys.push(`token:${token}`);
     return keys;
+  }
+
+  /** Who this is in `room`, as rules name people: ruleKeys, and the session token it would have there (see roomToken). */
+  #keysIn(room: string): string[] {
+    return this.#home ? [...this.ruleKeys, `token:${roomToken(this.#home, room)}`] : this.ruleKeys;
   }
 
   // `ws` types a listener's `this` as its base class; the socket is always a Connection.
@@ -389,6 +416,10 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     const { snapshot, peers, hasMail } = await this.#takeSession(token, isOwnToken);
     const session = this.#session!;
     this.#home ??= { room, token: session.token };
+    if (this.#invitedTo === room) {
+      this.#invitedTo = undefined;
+      this.#context.privateRooms.admit(room, this.ruleKeys);
+    }
     // Read a page at a time (see #writeReplay): a resume of --max-replay messages is never in memory whole.
     const [replay, missed, topic] = await Promise.all([
       engine.replay(room, since, config.historyOnJoin, config.historyPageMax),
@@ -666,7 +697,8 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
         return this.#context.roomList.list().then(
           (rooms) => {
             const allowed = this.#identity?.rooms;
-            const answer = pageOfRooms(allowed ? rooms.filter(({ room }) => allowed.includes(room)) : rooms, '', this.#context.config.roomsPageMax);
+            const listed = this.#context.privateRooms.listedFor(allowed ? rooms.filter(({ room }) => allowed.includes(room)) : rooms, this.#identity, (room) => this.#keysIn(room));
+            const answer = pageOfRooms(listed, '', this.#context.config.roomsPageMax);
             if (answer.ok) this.#reply({ type: 'room-list', data: answer.page });
           },
           () => this.#unavailable('the room list could not be read just now; ask again in a moment'),
@@ -682,6 +714,10 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
         return this.#publish(session, event.data, event.id, event.action);
       case 'auth':
         return this.#sendError({ code: 'auth-failed', message: 'you are signed in already; to sign in as someone else, connect again' });
+      case 'invite': {
+        const answer = this.#context.privateRooms.invite(this.room, event.data.seconds, this.#origin);
+        return 'url' in answer ? this.#reply({ type: 'invitation', data: answer }) : this.#sendError(answer);
+      }
       case 'oper': {
         const refusal = this.#context.moderation.oper(this, this.#address, event.data);
         if (refusal) return this.#sendError(refusal);
@@ -721,7 +757,7 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     const from = this.room;
     if (to === from) return this.#sendError({ code: 'bad-room', message: `you are in #${to} already` });
     if (this.#identity?.rooms && !this.#identity.rooms.includes(to)) return this.#sendError({ code: 'room-refused', message: `your sign-in does not let you into #${to}` });
-    const refusal = this.#roomRefusal(to);
+    const refusal = (this.isModerator ? undefined : this.#context.privateRooms.joinRefusal(to, { keys: this.#keysIn(to), identity: this.#identity })) ?? this.#roomRefusal(to);
     if (refusal) return this.#sendError(refusal);
     this.#leaveRoom(true);
     this.#reply({ type: 'room-changed', data: { from, to } });

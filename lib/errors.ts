@@ -12,15 +12,15 @@ export const ERROR_CODES = {
   'name-taken': 'someone in the room already has that name or a look-alike of it (compared by Unicode skeleton after NFKC and case folding), or a session away owns it',
   'unknown-recipient': 'nobody of that name is in the room, online or away (direct messages reach only peers of your room); for a kick, ban or mute, nobody of that name is online in it; for an unban or unmute, nobody is banned or muted under it',
   'recipient-full': 'the recipient is away and has as many direct messages waiting as may be kept for it; nothing was kept',
-  'bad-room': 'the room of a `join` is not 1 to 32 characters of a-z, 0-9 and -, or is the room you are in',
-  'room-refused': 'the room of a `join` cannot be entered now: the server holds as many rooms as it may, or your address opened too many new rooms (`retryAfterMs` says when to try again)',
+  'bad-room': 'the room of a `join` is not 1 to 32 characters of a-z, 0-9 and -, or is the room you are in; for `private` or `public`, the room is so already',
+  'room-refused': 'the room of a `join` cannot be entered now: the server holds as many rooms as it may, or your address opened too many new rooms (`retryAfterMs` says when to try again), or it is private and you are not one of its members',
   'unknown-command': 'the text starts with / but is not one of the commands that /help lists',
   'bad-history': 'the `data` of a `history` request is not `{"before": <seq>, "limit": <count>}` with whole numbers of at least 1',
   'rate-limited': 'the connection sent more events than the rate limit allows; `retryAfterMs` says when to retry',
   'auth-required': 'this server wants a sign-in first (see `auth-required`): send `{"type":"auth","data":"<password or token>"}`, or /auth <password or token>',
   'auth-failed': 'the password or token of an `auth` is wrong or not valid (the message says why); `retryAfterMs` when the address has made too many wrong tries',
   'unknown-message': 'no message of that seq is kept in the room (never sent, or gone from history)',
-  'not-moderator': 'the event is a moderator\'s (kick, ban, unban, mute, unmute, delete, slow, or setting the topic on a server with moderators); become one with `oper` and the admin token, or a JWT with `role: "moderator"`',
+  'not-moderator': 'the event is a moderator\'s (kick, ban, unban, mute, unmute, delete, slow, private, public, or setting the topic on a server with moderators); become one with `oper` and the admin token, or a JWT with `role: "moderator"`',
   muted: 'a moderator muted you in this room: you can read it but not send to it (`retryAfterMs` says when the mute ends, when it does)',
   'slow-mode': 'the room is in slow mode and your last message was too recent; `retryAfterMs` says when you may send the next',
   unavailable: 'the server could not keep or pass on the event just now (the store cannot write, or Redis is unreachable); nothing changed',
@@ -54,6 +54,7 @@ export const CLOSE = {
   joinFailed: { code: 1011, reason: 'could not join the room; try again', reconnect: true },
   signInTimeout: { code: 4401, reason: 'no sign-in in time; connect again and sign in', reconnect: false },
   roomForbidden: { code: 4403, reason: 'your sign-in does not let you into this room', reconnect: false },
+  privateRoom: { code: 4403, reason: 'this room is private: ask one of its members for an invitation', reconnect: false },
   tokenExpired: { code: 4440, reason: 'token expired: fetch a new token and connect again', reconnect: true },
   // The reason is widened to name why, as `kicked: spam` (see withReason).
   kicked: { code: 4003, reason: 'kicked' as string, reconnect: false },
@@ -96,6 +97,13 @@ export const REFUSE = {
   // Widened with how long and why (see Moderation.banRefusal).
   banned: { status: 403, message: 'a moderator banned you from this chat' as string, retryAfter: undefined },
   guesses: { status: 429, message: 'too many wrong sign-ins from your address; wait as Retry-After says', retryAfter: undefined },
+  // Sent with the room's name for "this room" (see PrivateRooms.upgradeRefusal).
+  privateRoom: { status: 403, message: 'this room is private: only its members may join; ask one for an invitation (/invite)' as string, retryAfter: undefined },
+  // Widened to say which: expired, or not valid (forged, another room's, malformed).
+  invitation: { status: 403, message: 'the invitation is not valid' as string, retryAfter: undefined },
+  // Likewise, and with the cap.
+  roomMembersFull: { status: 403, message: 'this room has as many members as it may (--max-room-members); a moderator may make it public' as string, retryAfter: undefined },
+  invitationGuesses: { status: 429, message: 'too many wrong invitations or sign-ins from your address; wait as Retry-After says', retryAfter: undefined },
   roomsFull: { status: 503, message: 'the server holds as many rooms as it may (--max-rooms); join a room people are in, or try later', retryAfter: RETRY_AFTER_SECONDS },
 } as const;
 

@@ -103,6 +103,11 @@ export class Hub {
     return [...(this.#rooms.get(roomName) ?? [])].filter((peer) => nameKey(peer.name) === key);
   }
 
+  /** Every connection of this process in `roomName`. */
+  peersIn(roomName: string): Iterable<Peer> {
+    return this.#rooms.get(roomName) ?? [];
+  }
+
   /** Every connection of this process, in every room. */
   *peers(): IterableIterator<Peer> {
     for (const room of this.#rooms.values()) yield* room;

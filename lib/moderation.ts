@@ -10,6 +10,7 @@ import { CLOSE, type ProtocolError, REFUSE, type Refusal, withReason } from './e
 import type { Hub } from './hub.ts';
 import type { Sessions } from './sessions.ts';
 import { nameKey } from './names.ts';
+import type { PrivateRooms } from './private-rooms.ts';
 import type { Moderated, ModeratorEvent } from './protocol.ts';
 import { type Rule, type RuleBook, type RuleChange, type RuleKey, ruleId } from './rules.ts';
 
@@ -20,6 +21,7 @@ export interface ModerationContext {
   rules: RuleBook;
   auth: Auth;
   admission: Admission;
+  privateRooms: PrivateRooms;
   now: () => number;
   /** Writes one line of the audit log. */
   audit: (line: string) => void;
@@ -116,6 +118,16 @@ export class Moderation {
         await this.#tell(room, { action: 'slow', by: asker.name, seconds });
         return this.record(asker, 'slow', undefined, { seconds });
       }
+      case 'private':
+      case 'public': {
+        if (rules.isPrivate(room) === (event.type === 'private')) return { code: 'bad-room', message: `#${room} is ${event.type} already` };
+        const rule: Rule = { kind: 'private', room, by: asker.name };
+        // Made private once those here are members (each process records its own as it hears the line, see hear).
+        if (event.type === 'private') await this.#tell(room, { action: 'private', by: asker.name });
+        await engine.changeRules([event.type === 'private' ? { set: rule } : { lift: ruleId(rule) }]);
+        if (event.type === 'public') await this.#tell(room, { action: 'public', by: asker.name });
+        return this.record(asker, event.type, undefined, {});
+      }
     }
   }
 
@@ -158,10 +170,12 @@ export class Moderation {
   /**
    * A moderator's act heard (on every process): a ban or mute is recorded for the identities and
    * addresses of this process's connections of its name (and the token of its session here, when
-   * it has none connected now), so that it holds wherever they come back.
+   * it has none connected now), so that it holds wherever they come back; a room made private
+   * makes this process's connections in it members.
    */
   hear(room: string, act: Moderated): void {
     const { hub, sessions, engine, log } = this.#context;
+    if (act.action === 'private') return this.#context.privateRooms.admitPresent(room);
     if ((act.action !== 'ban' && act.action !== 'mute') || act.name === undefined) return;
     // A session in its grace period (its connection just dropped) is named by its token.
     const away = sessions.tokenNamed(room, act.name);

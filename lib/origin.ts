@@ -121,6 +121,17 @@ export function parsePublicUrl(raw: string): string {
 }
 
 /**
+ * The origin people reach the page at, for links the server hands out: --public-url's, or
+ * `http://` and the request's Host (which the Host check allowed); behind --trust-proxy,
+ * `https://` when the proxy's X-Forwarded-Proto says so.
+ */
+export function pageOrigin({ publicUrl, trustProxy }: { publicUrl: string | undefined; trustProxy: boolean }, host: string | undefined, forwardedProto: string | string[] | undefined): string {
+  if (publicUrl !== undefined) return publicUrl;
+  const isHttps = trustProxy && String(forwardedProto ?? '').split(',').at(-1)?.trim().toLowerCase() === 'https';
+  return `${isHttps ? 'https' : 'http'}://${host ?? 'localhost'}`;
+}
+
+/**
  * `host[:port]`, or a bare IPv6 address, reduced to the host as URL parsing writes it: lowercase,
  * punycode, IP addresses in canonical form, IPv6 in brackets, no trailing dot, no port. Undefined
  * when it names no host.

@@ -40,15 +40,33 @@ export interface PeerKicked {
 
 /** What a moderator did that the room is told as a line (kicks, deletes and topics have events of their own). */
 export interface Moderated {
-  action: 'ban' | 'unban' | 'mute' | 'unmute' | 'slow';
+  action: 'ban' | 'unban' | 'mute' | 'unmute' | 'slow' | 'private' | 'public';
   by: string;
-  /** Whom (not with `slow`). */
+  /** Whom (not with `slow`, `private` and `public`). */
   name?: string;
   reason?: string;
   /** With `ban` and `mute`: until when, in ms since the epoch; null for as long as nobody lifts it. */
   until?: number | null;
   /** With `slow`: seconds between two messages of one person; 0 is off. */
   seconds?: number;
+}
+
+/**
+ * The answer to `invite`: a private room's signed code, good until `expiresAt` (ms since the epoch),
+ * and the page's link with it; for a public room, no code and the room's plain link.
+ */
+export interface Invitation {
+  room: string;
+  code: string | null;
+  expiresAt: number | null;
+  url: string;
+}
+
+/** A room as `list` and `GET /rooms` show it; `private` only in `list`, to a member. */
+export interface ListedRoom {
+  room: string;
+  peers: number;
+  private?: true;
 }
 
 /** A room's topic; an empty `topic` is none (it was cleared). */
@@ -68,7 +86,7 @@ export type ServerEvent =
   | { type: 'peer-renamed'; data: { from: string; to: string } }
   | { type: 'peer-quit'; data: { name: string; reason: string } }
   | { type: 'topic'; data: Topic }
-  | { type: 'room-list'; data: { rooms: Array<{ room: string; peers: number }>; next: string | null } }
+  | { type: 'room-list'; data: { rooms: ListedRoom[]; next: string | null } }
   | { type: 'room-changed'; data: { from: string; to: string } }
   | { type: 'message'; data: ChatMessage | (ChatMessage & { history: true }) }
   | { type: 'session'; data: { token: string; maxMessageChars: number } }
@@ -82,6 +100,7 @@ export type ServerEvent =
   | { type: 'moderation'; data: Moderated }
   // The `oper` was right: this connection is a moderator until it closes.
   | { type: 'moderator'; data: null }
+  | { type: 'invitation'; data: Invitation }
   | { type: 'help'; data: string }
   | { type: 'typing'; data: { name: string; typing: boolean } }
   | { type: 'pong'; data: null }
@@ -104,6 +123,8 @@ export type ClientEvent =
   | { type: 'topic'; data: string | undefined }
   | { type: 'ping' }
   | { type: 'auth'; data: string }
+  // An invitation to this room, for `seconds` (null: --invite-ttl-ms).
+  | { type: 'invite'; data: { seconds: number | null } }
   | ModeratorEvent;
 
 /** What a moderator may ask (see moderation.ts); `oper` asks to be one. */
@@ -115,10 +136,13 @@ export type ModeratorEvent =
   | { type: 'mute'; data: { name: string; seconds: number | null } }
   | { type: 'unmute'; data: { name: string } }
   | { type: 'delete'; data: { seq: number } }
-  | { type: 'slow'; data: { seconds: number } };
+  | { type: 'slow'; data: { seconds: number } }
+  // Only members may enter the room (everyone in it now becomes one), or anyone again.
+  | { type: 'private' }
+  | { type: 'public' };
 
 /** The `type`s a client may send, as listed in `unknown-type` errors. */
-export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping', 'auth', 'oper', 'kick', 'ban', 'unban', 'mute', 'unmute', 'delete', 'slow'] as const;
+export const CLIENT_TYPES = ['message', 'rename', 'direct-message', 'typing', 'history', 'who', 'join', 'list', 'topic', 'quit', 'help', 'ping', 'auth', 'oper', 'kick', 'ban', 'unban', 'mute', 'unmute', 'delete', 'slow', 'invite', 'private', 'public'] as const;
 
 /** The longest ban, mute or slow mode a moderator may set (10 years): beyond it, leave the time out. */
 const MAX_DURATION_SECONDS = 10 * 366 * 86_400;
@@ -129,15 +153,16 @@ export const DEFAULT_HISTORY_LIMIT = 50;
 /** The commands a terminal user can type: usage, what it does, and the JSON event behind it. */
 const COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: string]> = [
   ['/me <action>', 'say what you do: * you waves', '{"type":"message","data":"<action>","action":true}'],
-  ['/msg <name> <text>', 'say <text> to <name> only ("Ada L" for a name with spaces)', '{"type":"direct-message","data":{"to":"<name>","message":"<text>"}}'],
+  ['/msg <name> <text>', 'say <text> to <name> only ("Ada L" with spaces)', '{"type":"direct-message","data":{"to":"<name>","message":"<text>"}}'],
   ['/nick <name>', 'take a new name', '{"type":"rename","data":"<name>"}'],
   ['/join <room>', 'leave this room for <room>, on this connection', '{"type":"join","data":"<room>"}'],
   ['/list', 'the rooms and who is in them', '{"type":"list"}'],
   ['/names, /who', 'who is in this room', '{"type":"who"}'],
-  ['/topic [text]', "show this room's topic, or set it (/topic - clears it)", '{"type":"topic","data":"<text>"}'],
+  ['/topic [text]', "show this room's topic, or set it (- clears it)", '{"type":"topic","data":"<text>"}'],
   ['/typing [on|off]', 'tell the room you are typing, or have stopped', '{"type":"typing","data":true}'],
   ['/quit [reason]', 'leave, telling the room why', '{"type":"quit","data":"<reason>"}'],
   ['/help', 'this list', '{"type":"help"}'],
+  ['/invite [time]', 'a link into this private room, for 2h, 7d...', '{"type":"invite","data":{"seconds":86400}}'],
 ];
 
 /** The commands of moderators (see moderation.ts), listed after the others. */
@@ -150,6 +175,8 @@ const MODERATOR_COMMANDS: ReadonlyArray<readonly [usage: string, does: string, j
   ['/unmute <name>', 'let <name> speak again', '{"type":"unmute","data":{"name":"<name>"}}'],
   ['/delete <seq>', 'replace message <seq> by a tombstone', '{"type":"delete","data":{"seq":<seq>}}'],
   ['/slow <seconds>', 'one message per <seconds> each (0: off)', '{"type":"slow","data":{"seconds":<seconds>}}'],
+  ['/private', 'members only; all here become members', '{"type":"private"}'],
+  ['/public', 'anyone may join this room again', '{"type":"public"}'],
 ];
 
 /** A list of commands, each usage padded to the widest, with the JSON event under each when `withJson`. */
@@ -246,6 +273,11 @@ export function parseClientFrame(text: string, limits: ParseLimits, isText = fal
       return parseQuit(value.data ?? '', limits);
     case 'auth':
       return parseAuth(value.data);
+    case 'invite':
+      return parseInvite(isRecord(value.data) ? (value.data.seconds ?? null) : value.data === undefined ? null : value.data);
+    case 'private':
+    case 'public':
+      return { ok: true, event: { type: value.type } };
     case 'oper':
     case 'kick':
     case 'ban':
@@ -287,9 +319,16 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
       if (!name) return fail('unknown-command', `usage: ${MODERATOR_COMMANDS.find(([usage]) => usage.startsWith(`/${command} `))![0]}, with "quotes" around a name with spaces; see /help`);
       // A time is the first word when it reads as one (30s, 10m, 2h, 7d, or seconds).
       const [, time, reason = after] = command === 'ban' || command === 'mute' ? (/^(\d+[smhd]?)(?:\s+([\s\S]*))?$/.exec(after.trim()) ?? []) : [];
-      const seconds = time === undefined ? null : Number(time.replace(/\D$/, '')) * (DURATION_UNITS[time.slice(-1)] ?? 1);
-      return parseModerator(command, { name, reason: reason.trim(), seconds }, limits);
+      return parseModerator(command, { name, reason: reason.trim(), seconds: secondsOf(time) }, limits);
     }
+    case 'invite': {
+      const time = rest.trim();
+      if (time !== '' && !/^\d+[smhd]?$/.test(time)) return fail('unknown-command', 'usage: /invite [time], as in /invite 2h or /invite 7d; see /help');
+      return parseInvite(secondsOf(time || undefined));
+    }
+    case 'private':
+    case 'public':
+      return { ok: true, event: { type: command } };
     case 'delete':
       return parseModerator('delete', { seq: /^\d{1,15}$/.test(rest.trim()) ? Number(rest.trim()) : rest.trim() }, limits);
     case 'slow':
@@ -327,6 +366,15 @@ function splitName(text: string): [name: string, rest: string] {
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** Seconds in a time as typed (30s, 10m, 2h, 7d, or seconds); null for none. */
+const secondsOf = (time: string | undefined): number | null => (time === undefined ? null : Number(time.replace(/\D$/, '')) * (DURATION_UNITS[time.slice(-1)] ?? 1));
+
+/** `invite`'s time: whole seconds, or null for the server's default (the server caps it: --max-invite-ttl-ms). */
+function parseInvite(seconds: unknown): ParseResult {
+  if (seconds !== null && (!isCount(seconds) || seconds > MAX_DURATION_SECONDS)) return fail('bad-envelope', `"seconds" of invite must be a whole number from 1 to ${MAX_DURATION_SECONDS}, or null for the server's default; got ${shown(seconds)}; see /help`);
+  return { ok: true, event: { type: 'invite', data: { seconds } } };
+}
 
 /** A moderator's event (see ModeratorEvent): the data checked field by field, names as a rename takes them. */
 function parseModerator(type: ModeratorEvent['type'], data: unknown, limits: ParseLimits): ParseResult {

@@ -82,6 +82,13 @@ export class RuleBook {
     return !this.isPrivate(room) || this.#first('member', room, keys) !== undefined;
   }
 
+  /** How many members `room` has (a public room's too: they are kept for when it is private again). */
+  memberCount(room: string): number {
+    let count = 0;
+    for (const rule of this.#rules.values()) if (rule.kind === 'member' && rule.room === room) count++;
+    return count;
+  }
+
   /** The bans (no room) or the mutes of `room` recorded under `name`, as the moderator named them (compared by `isSame`). */
   named(kind: 'ban' | 'mute', room: string, isSame: (name: string) => boolean): Rule[] {
     return this.all(kind).filter((rule) => (rule.kind === 'ban' || (rule.kind === 'mute' && rule.room === room)) && isSame(rule.name));

@@ -22,7 +22,9 @@ import { Heartbeat } from './heartbeat.ts';
 import { HistoryBudget } from './history.ts';
 import { Hub } from './hub.ts';
 import { createCounters, MetricsPage } from './metrics.ts';
-import { createHostCheck, createOriginCheck } from './origin.ts';
+import { Invitations } from './invitations.ts';
+import { createHostCheck, createOriginCheck, pageOrigin } from './origin.ts';
+import { PrivateRooms } from './private-rooms.ts';
 import { createPageHandler } from './page.ts';
 import { createApiHandler, readApiKey } from './api.ts';
 import { parseResume, parseRoom } from './protocol.ts';
@@ -86,14 +88,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   };
   const engine = await createEngine(config, { listener, onRules, isConnected: (room, name) => hub.hasPeerNamed(room, name), now, random, historyBudget });
   const admission = new Admission(admissionLimits(config), now);
-  moderation = new Moderation({ engine, hub, sessions, rules, auth, admission, now, audit, log });
+  // Invitations are signed with the secret every process of the chat shares, kept with its state.
+  const invitations = new Invitations(await engine.secret(), now);
+  const privateRooms = new PrivateRooms({ rules, engine, invitations, admission, hub, limits: config, log });
+  moderation = new Moderation({ engine, hub, sessions, rules, auth, admission, privateRooms, now, audit, log });
   /** The budget key of a request's client (see --trust-proxy). */
   const addressOf = (req: IncomingMessage): string => addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], config.trustProxy));
   const isAllowedHost = createHostCheck(config, machineHosts());
   const isAllowedOrigin = createOriginCheck(config, isAllowedHost);
   const roomList = new RoomListCache(() => engine.rooms(), config.roomsCacheMs, now);
   const textTime = textClock(config.textTimeZone, now);
-  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, auth, rules, moderation, textTime, now, log };
+  const context = { hub, flusher: new Flusher(counters), heartbeat, counters, admission, sessions, engine, config, roomList, auth, rules, moderation, privateRooms, textTime, now, log };
   // Compression stays off (memory per socket, and compression-oracle attacks); nothing that skips
   // validation (such as skipUTF8Validation) is ever set.
   // `closeTimeout` (ws 8.23) is newer than @types/ws.
@@ -167,11 +172,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
   );
 
-  /** Answers GET /rooms: a page of the rooms (of those in `allowed`, when a sign-in names some). */
+  /** Answers GET /rooms: a page of the public rooms (of those in `allowed`, when a sign-in names some). */
   function listRooms(res: ServerResponse, query: string, allowed: string[] | undefined): void {
     roomList.list().then(
       (rooms) => {
-        const answer = pageOfRooms(allowed ? rooms.filter(({ room }) => allowed.includes(room)) : rooms, query, config.roomsPageMax);
+        const answer = pageOfRooms(privateRooms.publicOnly(allowed ? rooms.filter(({ room }) => allowed.includes(room)) : rooms), query, config.roomsPageMax);
         if (!answer.ok) {
           respond(res, 400, answer.error);
           return;
@@ -237,21 +242,29 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const address = addressOf(req);
     const offered = offeredCredentials(req.headers['sec-websocket-protocol']);
     const token = offered.token ?? parseResume(query).token;
+    // In the subprotocol from the page, in the URL from websocat.
+    const invite = offered.invite ?? new URLSearchParams(query).get('invite') ?? undefined;
     const signedIn = signInAtUpgrade(auth, admission, offered.jwt, token, room, address);
-    if (signedIn instanceof Promise) void signedIn.then((outcome) => upgrade(req, socket, head, { room, query, address, token }, outcome));
-    else upgrade(req, socket, head, { room, query, address, token }, signedIn);
+    if (signedIn instanceof Promise) void signedIn.then((outcome) => upgrade(req, socket, head, { room, query, address, token, invite }, outcome));
+    else upgrade(req, socket, head, { room, query, address, token, invite }, signedIn);
   });
 
   /** Goes on with an upgrade once its sign-in is known: refused, or taken in (signed in or to sign in with its first frames). */
-  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, { room, query, address, token }: { room: string; query: string; address: string; token: string | undefined }, signedIn: SignIn): void {
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, { room, query, address, token, invite }: UpgradeAsked, signedIn: SignIn): void {
     if ('refusal' in signedIn) {
       abortHandshake(socket, signedIn.refusal, signedIn.retryAfter);
       return;
     }
     if (socket.destroyed) return;
-    const ban = moderation!.banRefusal(upgradeKeys(address, token, signedIn.identity?.sub), signedIn.identity?.isModerator);
+    const keys = upgradeKeys(address, token, signedIn.identity?.sub);
+    const ban = moderation!.banRefusal(keys, signedIn.identity?.isModerator);
     if (ban) {
       abortHandshake(socket, ban);
+      return;
+    }
+    const admitted = privateRooms.upgradeRefusal(room, { keys, identity: signedIn.identity }, invite, address);
+    if ('refusal' in admitted) {
+      abortHandshake(socket, admitted.refusal, admitted.retryAfter);
       return;
     }
     if (isShuttingDown) {
@@ -277,7 +290,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     wss.handleUpgrade(req, socket, head, (ws) => {
       // From here `ws` handles the socket's errors; a listener fewer on each of ten thousand idle sockets.
       socket.removeListener('error', destroySocket);
-      ws.accept(socket, room, query, address, context, signedIn.identity, token);
+      const origin = pageOrigin(config, req.headers.host, req.headers['x-forwarded-proto']);
+      ws.accept(socket, room, query, address, context, { identity: signedIn.identity, token, isInvited: admitted.invited, origin });
     });
   }
 
@@ -337,6 +351,15 @@ interface EngineHooks {
   now: () => number;
   random: () => number;
   historyBudget: HistoryBudget;
+}
+
+/** What an upgrade asks for: its room, its URL's query, its client's address, and the session token and invitation it brings. */
+interface UpgradeAsked {
+  room: string;
+  query: string;
+  address: string;
+  token: string | undefined;
+  invite: string | undefined;
 }
 
 /** Who an upgrade signed in as (undefined: the first frames must sign in), or why it is refused. */

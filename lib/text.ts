@@ -83,6 +83,8 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return `-- ${renderAct(event.data, view)}`;
     case 'moderator':
       return '-- you are a moderator on this connection: /help lists what you may do';
+    case 'invitation':
+      return renderInvitation(event.data, view);
     case 'update-peers':
       return `-- ${event.data.length} here: ${event.data.join(', ')}`;
     case 'topic': {
@@ -91,7 +93,7 @@ export function renderText(event: ServerEvent, view: TextView): string | undefin
       return by ? `-- ${by} cleared the topic` : '-- no topic is set; /topic <text> sets one';
     }
     case 'room-list':
-      return [`-- ${event.data.rooms.length}${event.data.next === null ? '' : ' (and more)'} room${event.data.rooms.length === 1 ? '' : 's'}:`, ...event.data.rooms.map(({ room, peers }) => `   #${room} (${peers} online)`)].join('\n');
+      return [`-- ${event.data.rooms.length}${event.data.next === null ? '' : ' (and more)'} room${event.data.rooms.length === 1 ? '' : 's'}:`, ...event.data.rooms.map(({ room, peers, private: isPrivate }) => `   #${room} (${peers} online${isPrivate ? ', private' : ''})`)].join('\n');
     case 'room-changed':
       return `-- you left #${event.data.from}`;
     case 'synced':
@@ -132,7 +134,19 @@ function renderAct({ action, by, name, reason, until, seconds }: Extract<ServerE
       return `${by} let ${name} speak again`;
     case 'slow':
       return seconds ? `${by} set slow mode: one message every ${seconds} s each` : `${by} ended slow mode`;
+    case 'private':
+      return `${by} made this room private: only its members may join; /invite makes an invitation`;
+    case 'public':
+      return `${by} made this room public: anyone may join`;
   }
+}
+
+/** An invitation's link, and the same for websocat (`ws://host/ws?room=…&invite=…`); a public room's plain link. */
+function renderInvitation({ room, code, expiresAt, url }: Extract<ServerEvent, { type: 'invitation' }>['data'], view: TextView): string {
+  const { origin } = new URL(url);
+  const websocat = `websocat '${origin.replace(/^http/, 'ws')}/ws?room=${room}${code === null ? '' : `&invite=${code}`}'`;
+  if (code === null || expiresAt === null) return `-- #${room} is public: anyone may join\n   open  ${url}\n   or    ${websocat}`;
+  return `-- invitation to #${room} until ${view.time(expiresAt)}:\n   open  ${url}\n   or    ${websocat}`;
 }
 
 /** The greeting: who you are, where, with how many, and where the commands are. */

@@ -10,11 +10,12 @@ import { SignJWT } from 'jose';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import type { Config } from '../lib/config.ts';
 import { CHROMIUM, CHROMIUM_ARGS, isChromiumMissing, nameOn, say } from './chromium.ts';
-import { connect, greeted, nextMessage, startTestServer } from './helpers.ts';
+import { connect, greeted, joinFrom, nextMessage, operWith, startTestServer } from './helpers.ts';
 
 const dir = mkdtempSync(joinPath(tmpdir(), 'plainchat-page-auth-'));
 const PASSWORD = 'team password 42';
 const SECRET = 'the-application-secret-of-32-chars!!';
+const ADMIN_TOKEN = 'the-admin-token-of-the-page-test';
 
 describe('signing in from the page', { skip: isChromiumMissing ? `no Chromium at ${CHROMIUM}` : false }, () => {
   let browser: Browser;
@@ -80,5 +81,29 @@ describe('signing in from the page', { skip: isChromiumMissing ? `no Chromium at
     const late = await open(`${server.url}/#dev&token=${expired}`);
     await late.locator('#messages', { hasText: 'Your sign-in has expired' }).waitFor();
     await late.locator('#status', { hasText: 'Signed out' }).waitFor();
+  });
+
+  test('an invitation link lets the page into a private room and leaves the address bar; the page shows its own invitations and the room\'s line', async () => {
+    const adminTokenFile = joinPath(dir, 'admin-token');
+    writeFileSync(adminTokenFile, ADMIN_TOKEN);
+    const server = await startTestServer({ adminTokenFile } as Partial<Config>, { audit: () => {} });
+    const mod = await joinFrom(server, '127.0.40.1', 'secret');
+    await operWith(mod.client, ADMIN_TOKEN);
+    mod.client.send('/private');
+    await mod.client.nextOfType('moderation');
+    mod.client.send('/invite 1h');
+    const { url } = (await mod.client.nextOfType('invitation')).data;
+    const page = await open(url);
+    await page.locator('#status', { hasText: 'Connected' }).waitFor();
+    await page.locator('#peers li', { hasText: '(you)' }).waitFor({ state: 'attached' });
+    assert.equal(new URL(page.url()).hash, '#secret', 'the invitation is out of the address bar');
+    await say(page, '/invite');
+    const field = page.getByLabel('Invitation link to #secret');
+    await field.waitFor();
+    assert.match(await field.inputValue(), new RegExp(`^${server.url}/#secret&invite=secret\\.`));
+    await page.reload();
+    await page.locator('#peers li', { hasText: '(you)' }).waitFor({ state: 'attached' });
+    mod.client.send('/public');
+    await page.locator('#messages', { hasText: 'made this room public: anyone may join' }).waitFor();
   });
 });

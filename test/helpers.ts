@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { type Config, defaultConfig } from '../lib/config.ts';
 import { type ChatServer, type ServerOptions, startServer } from '../lib/server.ts';
+import { upgradeRequest } from './raw-frames.ts';
 
 /** A server event as a client sees it on the wire. */
 export interface WireEvent {
@@ -184,6 +185,35 @@ export async function greeted(client: TestClient): Promise<Joined> {
     if (event.type !== 'message' || event.data.history !== true) throw new Error(`unexpected event before synced: ${JSON.stringify(event)}`);
     history.push(event.data);
   }
+}
+
+/** Joins `room` from `address` (any 127.x.y.z), with the session `token` if given. */
+export function joinFrom(server: ChatServer, address: string, room = 'lobby', token?: string): Promise<Joined> {
+  return join(server, `/ws?room=${room}${token ? `&token=${token}` : ''}`, address);
+}
+
+/** Becomes a moderator with the admin token `adminToken` (--admin-token-file's). */
+export async function operWith(client: TestClient, adminToken: string): Promise<void> {
+  client.send(`/oper ${adminToken}`);
+  assert.deepEqual(await client.nextOfType('moderator'), { type: 'moderator', data: null });
+}
+
+/** The status line and body an upgrade to `path` from `address` is answered with, as `HTTP/1.1 403 Forbidden\n<body>`. */
+export async function upgradeStatus(port: number, path: string, address: string, headers = ''): Promise<string> {
+  const { Socket } = await import('node:net');
+  const socket = new Socket();
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    socket.connect({ port, host: '127.0.0.1', localAddress: address }, () => socket.write(upgradeRequest(path, headers)));
+    socket.on('data', (chunk) => {
+      answer += chunk;
+      if (answer.includes('\r\n\r\n')) {
+        socket.destroy();
+        resolve(`${answer.split('\r\n')[0]}\n${answer.split('\r\n\r\n')[1] ?? ''}`);
+      }
+    });
+    socket.on('error', reject);
+  });
 }
 
 /** The fields of a message a person reads: who, what, when. */

@@ -10,8 +10,8 @@ import { join as joinPath } from 'node:path';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import type { ChatServer } from '../lib/server.ts';
-import { connect, connectText, join, type Joined, nextMessage, spawnServer, startTestServer, type TestClient, tempDataDir, until } from './helpers.ts';
-import { rawRequest, upgradeRequest } from './raw-frames.ts';
+import { connect, connectText, join, joinFrom, nextMessage, operWith, spawnServer, startTestServer, type TestClient, tempDataDir, until, upgradeStatus } from './helpers.ts';
+import { rawRequest } from './raw-frames.ts';
 import { startNode, startRedis, withRedis } from './redis-server.ts';
 
 const dir = mkdtempSync(joinPath(tmpdir(), 'plainchat-moderation-'));
@@ -22,34 +22,8 @@ const HS_SECRET = 'a-secret-of-at-least-thirty-two-characters';
 const jwtSecretFile = joinPath(dir, 'jwt-secret');
 writeFileSync(jwtSecretFile, HS_SECRET);
 
-/** Joins `room` from `address` (any 127.x.y.z), with the session `token` if given. */
-function joinFrom(server: ChatServer, address: string, room = 'lobby', token?: string): Promise<Joined> {
-  return join(server, `/ws?room=${room}${token ? `&token=${token}` : ''}`, address);
-}
-
 /** Becomes a moderator with the admin token. */
-async function oper(client: TestClient): Promise<void> {
-  client.send(`/oper ${ADMIN_TOKEN}`);
-  assert.deepEqual(await client.nextOfType('moderator'), { type: 'moderator', data: null });
-}
-
-/** The status line an upgrade from `address` is answered with. */
-async function upgradeStatus(port: number, path: string, address: string, headers = ''): Promise<string> {
-  const { Socket } = await import('node:net');
-  const socket = new Socket();
-  return new Promise((resolve, reject) => {
-    let answer = '';
-    socket.connect({ port, host: '127.0.0.1', localAddress: address }, () => socket.write(upgradeRequest(path, headers)));
-    socket.on('data', (chunk) => {
-      answer += chunk;
-      if (answer.includes('\r\n\r\n')) {
-        socket.destroy();
-        resolve(`${answer.split('\r\n')[0]}\n${answer.split('\r\n\r\n')[1] ?? ''}`);
-      }
-    });
-    socket.on('error', reject);
-  });
-}
+const oper = (client: TestClient): Promise<void> => operWith(client, ADMIN_TOKEN);
 
 /** The audit lines written so far, parsed. */
 function auditLog(): { lines: string[]; entries: () => Array<Record<string, unknown>> } {

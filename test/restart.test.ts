@@ -136,11 +136,12 @@ test('with --memory a restart forgets everything, and says so: unknown-epoch, a 
 for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   test(`a session connected when the server stops (${signal}) keeps its name for its TTL after`, async () => {
     const dataDir = tempDataDir();
-    const flags = ['--session-ttl-ms', '3000', '--grace-ms', '100'];
+    // A TTL long enough for the restart to be over within it, on a machine busy with the whole suite.
+    const flags = ['--session-ttl-ms', '6000', '--grace-ms', '100'];
     const node = await startNode(dataDir, flags);
     const holder = await join(node);
     // Connected for longer than the TTL: what counts is when it was last connected.
-    await sleep(3500);
+    await sleep(6500);
     await node.stop(signal);
     const restarted = await startNode(dataDir, flags);
     const other = await join(restarted);
