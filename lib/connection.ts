@@ -80,6 +80,9 @@ function roomToken(home: { room: string; token: string }, room: string): string 
   return room === home.room ? home.token : createHash('sha256').update(`${home.token}\n${room}`).digest('base64url').slice(0, 32);
 }
 
+/** How many of the sessions a connection had in other rooms a ban also names (see Connection#roomTokens). */
+const MAX_ROOM_TOKENS = 8;
+
 /** A WebSocket that is the hub's peer (once it has joined) and the heartbeat's pulse. */
 export class Connection extends WebSocket implements Peer, Pulse, Asker {
   room = '';
@@ -224,8 +227,8 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
           return;
         }
         if (verdict.identity.rooms && !verdict.identity.rooms.includes(this.room)) return this.#kick(CLOSE.roomForbidden);
-        const ban = this.#context.moderation.banRefusal(upgradeKeys(this.#address, token, verdict.identity.sub), verdict.identity.isModerator);
-        if (ban) return this.#kick(withReason(CLOSE.banned, ban.message));
+        const ban = this.#context.moderation.banOf(upgradeKeys(this.#address, token, verdict.identity.sub), verdict.identity.isModerator);
+        if (ban) return this.#kick(withReason(CLOSE.banned, ban.reason));
         const comer = { keys: upgradeKeys(this.#address, token, verdict.identity.sub), identity: verdict.identity };
         if (this.#invitedTo !== this.room && !this.#context.privateRooms.isAdmitted(this.room, comer)) return this.#kick(CLOSE.privateRoom);
         // A room is brought into being by those signed in only: its budget is spent now, not at the upgrade.
@@ -281,9 +284,16 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
   get ruleKeys(): string[] {
     const keys = upgradeKeys(this.#address, this.#home?.token, this.#identity?.sub);
     const token = this.#session?.token;
+    for (const other of this.#roomTokens) if (other !== token) keys.push(`token:${other}`);
     if (token !== undefined && token !== this.#home?.token) keys.push(`token:${token}`);
     return keys;
   }
+
+  /**
+   * The sessions this connection had in the other rooms it joined (see roomToken), the last few:
+   * a ban holds for each, so that the person is not themselves again in a room they were in.
+   */
+  readonly #roomTokens = new Set<string>();
 
   /** Who this is in `room`, as rules name people: ruleKeys, and the session token it would have there (see roomToken). */
   #keysIn(room: string): string[] {
@@ -414,6 +424,8 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     const { room } = this;
     // The engine keeps the session before the join resolves, so before its token is handed out.
     const { snapshot, peers, hasMail } = await this.#takeSession(token, isOwnToken);
+    // In the hub now: a ban made while it joined was not found by Moderation.enforce.
+    if (this.#context.moderation.closeIfBanned(this)) return;
     const session = this.#session!;
     this.#home ??= { room, token: session.token };
     if (this.#invitedTo === room) {
@@ -760,6 +772,11 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     const refusal = (this.isModerator ? undefined : this.#context.privateRooms.joinRefusal(to, { keys: this.#keysIn(to), identity: this.#identity })) ?? this.#roomRefusal(to);
     if (refusal) return this.#sendError(refusal);
     this.#leaveRoom(true);
+    const left = this.#session?.token;
+    if (left !== undefined && left !== this.#home?.token) {
+      this.#roomTokens.add(left);
+      if (this.#roomTokens.size > MAX_ROOM_TOKENS) this.#roomTokens.delete(this.#roomTokens.values().next().value!);
+    }
     this.#reply({ type: 'room-changed', data: { from, to } });
     this.room = to;
     this.#session = undefined;
@@ -858,6 +875,9 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     const from = session.name;
     if (to === from) return this.#sendError({ code: 'bad-name', message: `you are already called ${JSON.stringify(from)}` });
     if (this.#context.auth.mode === 'jwt') return this.#sendError({ code: 'bad-name', message: 'here your name comes from your sign-in; the application that signed you in can change it' });
+    // A new name is said to the room: a muted person says nothing.
+    const muted = this.#context.moderation.sendRefusal(this, false);
+    if (muted) return this.#sendError(muted);
     return engine
       .rename(this.room, from, to, session.token)
       .then((isRenamed) => {
@@ -879,6 +899,8 @@ export class Connection extends WebSocket implements Peer, Pulse, Asker {
     clearTimeout(this.#typingTimer);
     if (typing) this.#typingTimer = setTimeout(() => this.#setTyping(session, false), config.typingMs).unref();
     if (typing === this.#isTyping) return;
+    // Nor is a muted person shown typing (a stop is always said: it ends what was shown before the mute).
+    if (typing && this.#context.moderation.sendRefusal(this, false)) return;
     this.#isTyping = typing;
     engine.signal(this.room, { type: 'typing', data: { name: session.name, typing } }).catch((err: unknown) => log(`typing failed in ${this.room}: ${String(err)}`));
   }

@@ -7,7 +7,7 @@ import type { Admission } from './admission.ts';
 import type { Auth } from './auth.ts';
 import type { Engine } from './engine.ts';
 import { CLOSE, type ProtocolError, REFUSE, type Refusal, withReason } from './errors.ts';
-import type { Hub } from './hub.ts';
+import type { Hub, Peer } from './hub.ts';
 import type { Sessions } from './sessions.ts';
 import { nameKey } from './names.ts';
 import type { PrivateRooms } from './private-rooms.ts';
@@ -80,6 +80,7 @@ export class Moderation {
     switch (event.type) {
       case 'kick': {
         const { name: wanted, reason } = event.data;
+        if (nameKey(wanted) === nameKey(asker.name)) return { code: 'bad-name', message: 'you cannot kick yourself; /quit leaves' };
         const name = await engine.kick(room, { name: wanted, by: asker.name, reason });
         if (name === undefined) return notHere(wanted, room);
         return this.record(asker, 'kick', name, { reason });
@@ -161,9 +162,25 @@ export class Moderation {
     return undefined;
   }
 
+  /**
+   * Closes `peer` with 4030 when a ban names it (a moderator is not held by one); returns whether
+   * it did. Asked of every peer as a ban arrives, and of each new one once it is among them: one
+   * whose upgrade passed before the ban and whose join ended after it is caught either way.
+   */
+  closeIfBanned(peer: Pick<Peer, 'isModerator' | 'ruleKeys' | 'disconnect'>): boolean {
+    const ban = this.banOf(peer.ruleKeys, peer.isModerator);
+    if (ban) peer.disconnect(withReason(CLOSE.banned, ban.reason));
+    return ban !== undefined;
+  }
+
+  /** The ban in force on any of `keys`, unless they are a moderator's. */
+  banOf(keys: readonly RuleKey[], isModerator: boolean): Extract<Rule, { kind: 'ban' }> | undefined {
+    return isModerator ? undefined : this.#context.rules.banOf(keys);
+  }
+
   /** Why an upgrade known by `keys` is refused (banned), or undefined; a JWT's moderator is not held by a ban. */
   banRefusal(keys: readonly RuleKey[], isModerator = false): Refusal | undefined {
-    const ban = isModerator ? undefined : this.#context.rules.banOf(keys);
+    const ban = this.banOf(keys, isModerator);
     return ban && { ...REFUSE.banned, message: `${REFUSE.banned.message} ${untilText(ban.until)}${ban.reason ? `: ${ban.reason}` : ''}` };
   }
 
@@ -199,11 +216,7 @@ export class Moderation {
   enforce(changes: readonly RuleChange[]): void {
     const bans = changes.flatMap((change) => ('set' in change ? [change.set] : 'reset' in change ? change.reset : [])).filter((rule) => rule.kind === 'ban');
     if (bans.length === 0) return;
-    for (const peer of [...this.#context.hub.peers()]) {
-      if (peer.isModerator) continue;
-      const ban = this.#context.rules.banOf(peer.ruleKeys);
-      if (ban) peer.disconnect(withReason(CLOSE.banned, ban.reason));
-    }
+    for (const peer of [...this.#context.hub.peers()]) this.closeIfBanned(peer);
   }
 
   #tell(room: string, act: Moderated): Promise<void> {

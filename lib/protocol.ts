@@ -169,7 +169,7 @@ const COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: strin
 const MODERATOR_COMMANDS: ReadonlyArray<readonly [usage: string, does: string, json: string]> = [
   ['/oper <token>', 'become a moderator with the admin token', '{"type":"oper","data":"<token>"}'],
   ['/kick <name> [reason]', 'disconnect <name> from this room', '{"type":"kick","data":{"name":"<name>","reason":"<reason>"}}'],
-  ['/ban <name> [time] [reason]', 'keep <name> out (30m, 2h, 7d; none: for ever)', '{"type":"ban","data":{"name":"<name>","seconds":3600,"reason":"<reason>"}}'],
+  ['/ban <name> [time] [reason]', 'keep <name> out (30m, 2h, 7d, 2w; none: ever)', '{"type":"ban","data":{"name":"<name>","seconds":3600,"reason":"<reason>"}}'],
   ['/unban <name>', 'lift the bans made under <name>', '{"type":"unban","data":{"name":"<name>"}}'],
   ['/mute <name> [time]', '<name> reads here but cannot send', '{"type":"mute","data":{"name":"<name>","seconds":600}}'],
   ['/unmute <name>', 'let <name> speak again', '{"type":"unmute","data":{"name":"<name>"}}'],
@@ -309,6 +309,7 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
       return parseDirect(to, text, limits);
     }
     case 'oper':
+      if (rest.trim() === '') return fail('unknown-command', 'usage: /oper <token>, with the admin token of --admin-token-file; see /help');
       return parseModerator('oper', rest.trim(), limits);
     case 'kick':
     case 'unban':
@@ -317,13 +318,16 @@ function parseCommand(line: string, limits: ParseLimits): ParseResult {
     case 'mute': {
       const [name, after] = splitName(rest);
       if (!name) return fail('unknown-command', `usage: ${MODERATOR_COMMANDS.find(([usage]) => usage.startsWith(`/${command} `))![0]}, with "quotes" around a name with spaces; see /help`);
-      // A time is the first word when it reads as one (30s, 10m, 2h, 7d, or seconds).
-      const [, time, reason = after] = command === 'ban' || command === 'mute' ? (/^(\d+[smhd]?)(?:\s+([\s\S]*))?$/.exec(after.trim()) ?? []) : [];
-      return parseModerator(command, { name, reason: reason.trim(), seconds: secondsOf(time) }, limits);
+      // A time is the first word when it starts with a digit; one that is not a time is refused,
+      // so that a typo (1.5h, 10min, 2 weeks) never bans for ever.
+      const [, word = '', reason = ''] = /^(\S*)\s*([\s\S]*)$/.exec(after.trim()) ?? [];
+      const isTimed = (command === 'ban' || command === 'mute') && /^\d/.test(word);
+      if (isTimed && !TIME.test(word)) return fail('unknown-command', `${JSON.stringify(word.slice(0, 16))} is not a time: a number and a unit, as in 30s, 10m, 2h, 7d or 2w; see /help`);
+      return parseModerator(command, { name, reason: isTimed ? reason : after.trim(), seconds: isTimed ? secondsOf(word) : null }, limits);
     }
     case 'invite': {
       const time = rest.trim();
-      if (time !== '' && !/^\d+[smhd]?$/.test(time)) return fail('unknown-command', 'usage: /invite [time], as in /invite 2h or /invite 7d; see /help');
+      if (time !== '' && !TIME.test(time)) return fail('unknown-command', 'usage: /invite [time], as in /invite 2h or /invite 7d; see /help');
       return parseInvite(secondsOf(time || undefined));
     }
     case 'private':
@@ -365,10 +369,12 @@ function splitName(text: string): [name: string, rest: string] {
   return [name, rest];
 }
 
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+/** A time as typed: a number and its unit (30s, 10m, 2h, 7d, 2w). */
+const TIME = /^\d{1,9}[smhdw]$/;
 
-/** Seconds in a time as typed (30s, 10m, 2h, 7d, or seconds); null for none. */
-const secondsOf = (time: string | undefined): number | null => (time === undefined ? null : Number(time.replace(/\D$/, '')) * (DURATION_UNITS[time.slice(-1)] ?? 1));
+/** Seconds in a time as typed (see TIME); null for none. */
+const secondsOf = (time: string | undefined): number | null => (time === undefined ? null : Number(time.slice(0, -1)) * DURATION_UNITS[time.slice(-1)]!);
 
 /** `invite`'s time: whole seconds, or null for the server's default (the server caps it: --max-invite-ttl-ms). */
 function parseInvite(seconds: unknown): ParseResult {

@@ -158,6 +158,60 @@ describe('moderators with --admin-token-file', async () => {
     await until(async () => /^HTTP\/1.1 403/.test(await upgradeStatus(server.port, `/ws?room=grace&token=${leaving.token}`, '127.0.15.3')), 3000, () => 'the session is banned');
   });
 
+  test('a time a moderator types is read as one or refused: never a ban for ever by a typo; a timed ban without a reason has none', async () => {
+    const mod = await joinFrom(server, '127.0.17.1', 'times');
+    await oper(mod.client);
+    const target = await joinFrom(server, '127.0.17.2', 'times');
+    for (const command of [`/ban ${target.name} 1.5h flood`, `/ban ${target.name} 2 weeks`, `/mute ${target.name} 10min`, `/mute ${target.name} 1y`, `/ban ${target.name} 90`]) {
+      mod.client.send(command);
+      assert.equal((await mod.client.nextOfType('error')).data.code, 'unknown-command', command);
+    }
+    mod.client.send(`/mute ${target.name} 2w`);
+    const week = (await mod.client.nextOfType('moderation')).data;
+    assert.ok(Math.abs(week.until - (Date.now() + 14 * 86_400_000)) < 5000, 'w is weeks');
+    mod.client.send(`/unmute ${target.name}`);
+    await mod.client.nextOfType('moderation');
+    mod.client.send(`/ban ${target.name} 90m`);
+    const ban = (await mod.client.nextOfType('moderation')).data;
+    assert.equal(ban.reason, '', 'no reason given, none told');
+    assert.ok(Math.abs(ban.until - (Date.now() + 90 * 60_000)) < 5000);
+  });
+
+  test('a muted person cannot rename or show typing either; a moderator cannot kick themselves; /oper without a token says how', async () => {
+    const mod = await joinFrom(server, '127.0.18.1', 'quiet');
+    await oper(mod.client);
+    const loud = await joinFrom(server, '127.0.18.2', 'quiet');
+    mod.client.send(`/mute ${loud.name}`);
+    await loud.client.nextOfType('moderation');
+    loud.client.send('/nick Shouting Now');
+    assert.equal((await loud.client.nextOfType('error')).data.code, 'muted');
+    loud.client.send({ type: 'typing', data: true });
+    loud.client.send('/names');
+    await loud.client.nextOfType('update-peers');
+    mod.client.send('/names');
+    await mod.client.nextOfType('update-peers');
+    assert.ok(!mod.client.received.some((event) => event.type === 'typing' || event.type === 'peer-renamed'), 'the room heard nothing of them');
+    mod.client.send(`/kick ${mod.name}`);
+    assert.equal((await mod.client.nextOfType('error')).data.code, 'bad-name');
+    mod.client.send('/oper');
+    assert.match((await mod.client.nextOfType('error')).data.message, /^usage: \/oper <token>/);
+  });
+
+  test('a ban holds for the sessions a connection had in the other rooms it joined', async () => {
+    const mod = await joinFrom(server, '127.0.19.1', 'hops');
+    await oper(mod.client);
+    const hopper = await joinFrom(server, '127.0.19.2', 'hops');
+    hopper.client.send('/join hops-other');
+    await hopper.client.nextOfType('room-changed');
+    const { data: other } = await hopper.client.nextOfType('session');
+    await hopper.client.nextOfType('synced');
+    hopper.client.send('/join hops');
+    await hopper.client.nextOfType('synced');
+    mod.client.send(`/ban ${hopper.name}`);
+    assert.equal((await hopper.client.closed).code, 4030);
+    assert.match(await upgradeStatus(server.port, `/ws?room=hops-other&token=${other.token}`, '127.0.19.3'), /^HTTP\/1.1 403/);
+  });
+
   test('a ban for a time ends by itself; a moderator cannot ban themselves; a name not online is refused', async () => {
     const mod = await joinFrom(server, '127.0.6.1', 'timed');
     await oper(mod.client);
@@ -277,7 +331,7 @@ describe('moderators in jwt mode: role "moderator"', async () => {
     const user = await join(server, '/ws?room=jwt', '127.0.11.2', ['plainchat', `plainchat.jwt.${await token('Eve')}`]);
     user.client.send('/kick Moderator');
     assert.equal((await user.client.nextOfType('error')).data.code, 'not-moderator');
-    mod.client.send('/ban Eve');
+    mod.client.send('/ban Eve trolling');
     assert.equal((await user.client.closed).code, 4030);
     const status = await upgradeStatus(server.port, '/ws?room=elsewhere', '127.0.11.3', `Sec-WebSocket-Protocol: plainchat, plainchat.jwt.${await token('Eve')}\r\n`);
     assert.match(status, /^HTTP\/1.1 403/, 'her sub is banned, wherever she comes from');
@@ -285,7 +339,7 @@ describe('moderators in jwt mode: role "moderator"', async () => {
     const late = await connect(server, '/ws?room=other', '127.0.11.4');
     await late.nextOfType('auth-required');
     late.send({ type: 'auth', data: await token('Eve') });
-    assert.equal((await late.closed).code, 4030);
+    assert.deepEqual(await late.closed, { code: 4030, reason: 'banned: trolling' }, 'with the reason, as the docs say');
   });
 });
 
@@ -318,6 +372,31 @@ withRedis('moderation across nodes (Redis)', async () => {
   const redis = await startRedis();
   const flags = ['--admin-token-file', adminTokenFile];
   const [one, two] = await Promise.all([startNode(redis.url, flags), startNode(redis.url, flags)]);
+
+  test('reconnecting in a tight loop to another node while the ban is made: no connection of the banned address or session stays open', async () => {
+    const mod = await joinFrom(one, '127.0.16.1', 'race');
+    await oper(mod.client);
+    const target = await joinFrom(one, '127.0.16.2', 'race');
+    const opened: TestClient[] = [];
+    let isBanned = false;
+    // Fresh sessions from the banned address, and the banned session from another address, as fast as the node takes them.
+    const storm = async (address: string, token?: string) => {
+      while (!isBanned) {
+        const client = await connect(two, `/ws?room=race${token ? `&token=${token}` : ''}`, address).catch(() => undefined);
+        if (client) opened.push(client);
+      }
+    };
+    const storms = [storm('127.0.16.2'), storm('127.0.16.3', target.token), storm('127.0.16.2'), storm('127.0.16.3', target.token)];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    mod.client.send(`/ban ${target.name}`);
+    await target.client.closed;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    isBanned = true;
+    await Promise.all(storms);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const open = opened.filter((client) => client.ws.readyState === client.ws.OPEN);
+    assert.deepEqual(open.map((client) => client.received.find((event) => event.type === 'name-generated')?.data), [], 'every one was closed');
+  });
 
   test('a ban made on one node closes its target on another and is refused on both; a mute and slow mode hold on both; Redis restarted keeps them', async () => {
     const mod = await joinFrom(one, '127.0.13.1', 'nodes');
